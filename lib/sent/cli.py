@@ -1,0 +1,31 @@
+"""Shared entry point of the bin/ tools: fire argument parsing and one-line errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import fire
+
+from sent.errors import SentError
+
+
+def set_threads(threads: int | None) -> None:
+    """Limit torch and numba to `threads` so parallel pipeline tasks do not oversubscribe cores."""
+    if not threads:
+        return
+    import numba
+    import torch
+
+    torch.set_num_threads(int(threads))
+    numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+
+
+def main(component) -> None:
+    """Run `component` with fire; a SentError becomes `tool: error: message` and exit code 2."""
+    tool = os.path.basename(sys.argv[0])
+    try:
+        fire.Fire(component, name=tool)
+    except SentError as exc:
+        print(f"{tool}: error: {exc}", file=sys.stderr)
+        sys.exit(2)

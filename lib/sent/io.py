@@ -1,0 +1,81 @@
+"""Atomic file output and validated input.
+
+Every output goes to a temporary name in the target directory and is renamed into place,
+so an interrupted run never leaves a file that a resumed run would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from sent.errors import SentError
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ""):
+    """Yield a temporary path next to `path`; rename it to `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def save_npz(path, **arrays) -> None:
+    """Write arrays to a compressed .npz atomically."""
+    with atomic_path(path, ".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+def load_npz(path, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Read a whole .npz into a dict, with a one-line error for a missing, corrupt or incomplete file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SentError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise SentError(f"{path}: not a readable .npz file ({exc})") from None
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise SentError(f"{path}: missing array(s) {', '.join(missing)}; has {', '.join(sorted(arrays))}")
+    return arrays
+
+
+def save_json(path, obj) -> None:
+    with atomic_path(path, ".json") as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def load_json(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise SentError(f"{path}: no such file")
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SentError(f"{path}: not valid JSON ({exc})") from None
+
+
+def save_text(path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
