@@ -1,0 +1,243 @@
+"""Training and evaluation of the zoo's VAEs: losses, beta schedule, resumable training loop.
+
+Losses, schedule and defaults follow ../shared/spec/vae.md. A training run is resumable from
+its checkpoint, and the final model file carries a card with everything needed to reproduce it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from sent import data
+from sent.attributes import extract_attributes
+from sent.errors import SentError
+from sent.io import atomic_path
+from sent.vae import LATENT_DIM, VAE, ModelSpec, count_parameters, kl_divergence, save_model
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """A training schedule. Defaults are the paper's; `batches_per_epoch` can shorten epochs."""
+
+    epochs: int = 100
+    batch_size: int = 512
+    lr: float = 1e-4
+    lr_final: float | None = None        # cosine decay from lr to lr_final over the run; None = constant
+    batches_per_epoch: int | None = None  # None = the whole training split each epoch
+    beta_warmup_epochs: int = 10          # beta_t = 0 while epoch <= this
+    beta_ramp_batches: int = 100_000      # batches over which beta_t grows to beta
+    split_seed: int | None = None         # None = the model's seed, as in the paper
+    split: tuple[float, float, float] = (0.70, 0.05, 0.25)
+    teacher_forcing: float = 0.5          # probability that a batch is teacher-forced
+    val_rows: int = 8192                  # validation rows scored after each epoch
+    device: str = "cpu"
+    threads: int | None = None
+
+
+def beta_at(epoch: int, batches_since_warmup: int, beta: float, warmup_epochs: int = 10,
+            ramp_batches: int = 100_000) -> float:
+    """beta_t: 0 while epoch <= warmup_epochs, then exp(k ln(1 + beta) / ramp) - 1 up to beta."""
+    if epoch <= warmup_epochs:
+        return 0.0
+    if batches_since_warmup >= ramp_batches:
+        return float(beta)
+    return math.exp(batches_since_warmup * math.log1p(beta) / ramp_batches) - 1.0
+
+
+def vae_loss(model: VAE, tokens: torch.Tensor, labels: torch.Tensor, beta_t: float,
+             teacher_forced: bool) -> dict[str, torch.Tensor]:
+    """Loss parts for one batch: loss = CE + relu(beta_t * KL - C) + reg."""
+    z, mean, log_std = model.encode(tokens)
+    logits = model.decoder(z, tokens if teacher_forced else None)
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens.reshape(-1))
+    kl = kl_divergence(mean, log_std)
+    kl_term = F.relu(beta_t * kl - model.spec.capacity)
+    reg = model.regulariser(z, labels)
+    accuracy = (logits.argmax(dim=2) == tokens).float().mean()
+    return {"loss": ce + kl_term + reg, "ce": ce, "kl": kl, "kl_term": kl_term, "reg": reg,
+            "accuracy": accuracy}
+
+
+@torch.no_grad()
+def token_accuracy(model: VAE, tokens: np.ndarray, batch_size: int = 2048, device: str = "cpu"):
+    """(per-token, whole-melody) accuracy of free-running reconstructions from the posterior mean."""
+    model.eval()
+    correct_tokens = correct_melodies = 0
+    for start in range(0, len(tokens), batch_size):
+        x = torch.as_tensor(tokens[start:start + batch_size], dtype=torch.long, device=device)
+        z, _, _ = model.encode(x, sample=False)
+        match = model.decode_tokens(z) == x
+        correct_tokens += int(match.sum())
+        correct_melodies += int(match.all(dim=1).sum())
+    return correct_tokens / tokens.size, correct_melodies / len(tokens)
+
+
+@torch.no_grad()
+def prior_valid_fraction(model: VAE, n: int = 10_000, seed: int = 0, device: str = "cpu") -> float:
+    """Fraction of decoded N(0, I) samples whose 9 attributes are all valid."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, LATENT_DIM, generator=gen).to(device)
+    attrs = extract_attributes(model.decode_tokens(z))
+    return float((attrs >= 0).all(axis=1).mean())
+
+
+def evaluate(model: VAE, test_tokens: np.ndarray, prior_samples: int = 10_000, device: str = "cpu") -> dict:
+    """Test-split token and melody accuracy, and the valid fraction of decoded prior samples."""
+    token_acc, melody_acc = token_accuracy(model, np.asarray(test_tokens, dtype=np.int64), device=device)
+    return {"test_token_accuracy": token_acc, "test_melody_accuracy": melody_acc,
+            "test_rows": int(len(test_tokens)),
+            "prior_valid_fraction": prior_valid_fraction(model, n=prior_samples, device=device),
+            "prior_samples": prior_samples}
+
+
+LOG_FIELDS = ("epoch", "step", "beta", "lr", "loss", "ce", "kl", "reg", "train_acc", "val_acc",
+              "val_melody_acc", "seconds")
+
+
+def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict | None = None,
+          progress: bool = True) -> dict:
+    """Train one model and write `out` (model + card), `out`.log.csv, and a resumable `out`.ckpt.
+
+    Returns the model card.
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    ckpt_path, log_path = out.with_suffix(".ckpt"), out.with_suffix(".log.csv")
+    if config.threads:
+        torch.set_num_threads(int(config.threads))
+    device = config.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SentError(f"device {device!r} requested but torch sees no CUDA device")
+    dataset = dataset or data.generate()
+    split_seed = spec.seed if config.split_seed is None else config.split_seed
+    train_idx, val_idx, test_idx = data.split_indices(len(dataset["tokens"]), split_seed, config.split)
+    tokens_all = torch.as_tensor(dataset["tokens"].astype(np.int64))
+    labels_all = torch.as_tensor(dataset["factors"].astype(np.int64))
+    val_tokens = dataset["tokens"][val_idx[:config.val_rows]].astype(np.int64)
+    batches_full = len(train_idx) // config.batch_size
+    per_epoch = min(batches_full, config.batches_per_epoch or batches_full)
+    total_steps = per_epoch * config.epochs
+
+    torch.manual_seed(spec.seed)
+    model = VAE(spec).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    state = {"epoch": 0, "step": 0, "ramp": 0, "log": [], "seconds": 0.0}
+    if ckpt_path.exists():
+        state = _resume(ckpt_path, spec, config, model, optimizer)
+    shuffle = torch.Generator().manual_seed(spec.seed)
+    for _ in range(state["epoch"]):  # replay the shuffles of finished epochs: same order as unbroken run
+        torch.randperm(len(train_idx), generator=shuffle)
+
+    for epoch in range(state["epoch"], config.epochs):
+        model.train()
+        start = time.perf_counter()
+        order = torch.as_tensor(train_idx)[torch.randperm(len(train_idx), generator=shuffle)]
+        sums = dict.fromkeys(("loss", "ce", "kl", "reg", "accuracy"), 0.0)
+        bar = tqdm(range(per_epoch), desc=f"{spec.id} epoch {epoch}", disable=not progress, leave=False)
+        for b in bar:
+            lr = _lr_at(config, state["step"], total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            beta_t = beta_at(epoch, state["ramp"], spec.beta, config.beta_warmup_epochs, config.beta_ramp_batches)
+            rows = order[b * config.batch_size:(b + 1) * config.batch_size]
+            x, y = tokens_all[rows].to(device), labels_all[rows].to(device)
+            parts = vae_loss(model, x, y, beta_t, teacher_forced=bool(torch.rand(()) < config.teacher_forcing))
+            if not torch.isfinite(parts["loss"]):
+                raise SentError(f"{spec.id}: loss became {parts['loss'].item()} at epoch {epoch}, batch {b}; "
+                                f"checkpoint {ckpt_path} holds the last finished epoch")
+            optimizer.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            optimizer.step()
+            state["step"] += 1
+            if epoch > config.beta_warmup_epochs:
+                state["ramp"] += 1
+            for k in sums:
+                sums[k] += parts[k].item()
+            if b % 20 == 0:
+                bar.set_postfix(loss=f"{parts['loss'].item():.3f}", acc=f"{parts['accuracy'].item():.3f}")
+        val_acc, val_mel = token_accuracy(model, val_tokens, device=device)
+        state["seconds"] += time.perf_counter() - start
+        row = {"epoch": epoch, "step": state["step"], "beta": beta_t, "lr": lr,
+               **{k: sums[k] / per_epoch for k in ("loss", "ce", "kl", "reg")},
+               "train_acc": sums["accuracy"] / per_epoch, "val_acc": val_acc, "val_melody_acc": val_mel,
+               "seconds": round(state["seconds"], 1)}
+        state["log"].append(row)
+        state["epoch"] = epoch + 1
+        _write_log(log_path, state["log"])
+        _checkpoint(ckpt_path, spec, config, model, optimizer, state)
+        if progress:
+            print(f"{spec.id} epoch {epoch}: loss {row['loss']:.4f} ce {row['ce']:.4f} kl {row['kl']:.2f} "
+                  f"reg {row['reg']:.4f} train_acc {row['train_acc']:.4f} val_acc {val_acc:.4f} "
+                  f"({state['seconds']:.0f} s)", flush=True)
+
+    card = {
+        "id": spec.id,
+        "type": spec.type,
+        "hyperparameters": dataclasses.asdict(spec),
+        "split": {"seed": split_seed, "fractions": list(config.split),
+                  "sizes": [len(train_idx), len(val_idx), len(test_idx)]},
+        "schedule": {**{k: v for k, v in dataclasses.asdict(config).items() if k not in ("device", "threads")},
+                     "split": list(config.split), "batches_per_epoch": per_epoch, "steps": state["step"],
+                     "optimizer": "Adam(betas=(0.9, 0.999))"},
+        "metrics": {**evaluate(model, dataset["tokens"][test_idx], device=device),
+                    "final_epoch": state["log"][-1] if state["log"] else None},
+        "parameters": count_parameters(model),
+        "hardware": {"device": device if device == "cpu" else torch.cuda.get_device_name(),
+                     "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()},
+        "wall_time_s": round(state["seconds"], 1),
+        "torch": torch.__version__,
+        "encoding": "posterior mean for accuracies; eval mode (no dropout) for all inference",
+    }
+    save_model(model.cpu(), out, card)
+    ckpt_path.unlink(missing_ok=True)
+    return card
+
+
+def _lr_at(config: TrainConfig, step: int, total: int) -> float:
+    if config.lr_final is None or total <= 1:
+        return config.lr
+    t = min(step / (total - 1), 1.0)
+    return config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + math.cos(math.pi * t))
+
+
+def _schedule_key(spec: ModelSpec, config: TrainConfig) -> dict:
+    return {"id": spec.id, **{k: v for k, v in dataclasses.asdict(config).items()
+                              if k not in ("device", "threads", "epochs", "val_rows")}}
+
+
+def _checkpoint(path, spec, config, model, optimizer, state):
+    payload = {"key": _schedule_key(spec, config), "model": model.state_dict(),
+               "optimizer": optimizer.state_dict(), "state": state, "rng": torch.get_rng_state()}
+    with atomic_path(path, ".ckpt") as tmp:
+        torch.save(payload, tmp)
+
+
+def _resume(path, spec, config, model, optimizer) -> dict:
+    try:
+        payload = torch.load(path, map_location=config.device, weights_only=True)
+    except Exception as exc:
+        raise SentError(f"{path}: unreadable checkpoint ({type(exc).__name__}); delete it to start over") from None
+    key = _schedule_key(spec, config)
+    if payload.get("key") != key:
+        raise SentError(f"{path}: checkpoint is for a different model or schedule; delete it to start over")
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    torch.set_rng_state(payload["rng"])
+    return payload["state"]
+
+
+def _write_log(path, rows):
+    with atomic_path(path, ".csv") as tmp:
+        lines = [",".join(LOG_FIELDS)]
+        lines += [",".join(f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k]) for k in LOG_FIELDS) for r in rows]
+        tmp.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,213 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from reference_vae import plain_decode, plain_encode
+from sent import data
+from sent.errors import SentError
+from sent.vae import (VAE, ModelSpec, count_parameters, kl_divergence, load_model, save_model, zoo_ids,
+                      zoo_specs)
+from sent.vae_training import TrainConfig, beta_at, train, vae_loss
+
+IDS = {
+    "beta-VAE": "beta-VAE_b_1.0_c_50.0_r_0",
+    "ar-VAE": "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_0",
+    "interp-VAE": "interp-VAE_n_1_b_0.2_c_50.0_g_10.0_r_0",
+    "s2-VAE": "s2-VAE_b_0.2_c_50.0_g_10.0_r_0",
+}
+
+
+def test_zoo_ids_round_trip():
+    ids = zoo_ids()
+    assert len(ids) == 36 and len(set(ids)) == 36
+    assert "ar-VAE_b_0.2_c_50.0_g_0.1_d_10.0_r_2" in ids and "beta-VAE_b_4.0_c_50.0_r_1" in ids
+    for spec in zoo_specs():
+        assert ModelSpec.parse(spec.id) == spec
+    assert ModelSpec.parse(IDS["s2-VAE"]).setting == "s2-VAE_b_0.2_c_50.0_g_10.0"
+
+
+@pytest.mark.parametrize("bad", ["beta-VAE_b_1_c_50.0_r_0", "gamma-VAE_b_1.0_c_50.0_r_0", ""])
+def test_unknown_model_id_is_a_clear_error(bad):
+    with pytest.raises(SentError, match="unknown model id"):
+        ModelSpec.parse(bad)
+
+
+@pytest.mark.parametrize("kind", IDS)
+def test_parameter_counts_and_shapes(kind):
+    model = VAE(ModelSpec.parse(IDS[kind]))
+    assert count_parameters(model.encoder) == 178_348
+    assert count_parameters(model.decoder) == 111_029
+    assert count_parameters(model) == (289_541 if kind == "interp-VAE" else 289_377)
+    tokens = torch.randint(0, 52, (5, 16))
+    z, mean, log_std = model.encode(tokens)
+    assert z.shape == mean.shape == log_std.shape == (5, 32)
+    assert model.decoder(z, tokens).shape == (5, 16, 62)
+    assert model.decode_tokens(z).shape == (5, 16)
+
+
+def test_fused_teacher_forcing_matches_plain_step_by_step_decoder():
+    torch.manual_seed(0)
+    model = VAE(ModelSpec.parse(IDS["ar-VAE"])).eval()
+    tokens = torch.as_tensor(data.melody_tokens(data.factors_of(np.arange(0, 1_000_000, 9973))).astype(np.int64))
+    with torch.no_grad():
+        mean, log_std = model.encoder(tokens)
+        ref_mean, ref_log_std = plain_encode(model, tokens)
+        torch.testing.assert_close(mean, ref_mean)
+        torch.testing.assert_close(log_std, ref_log_std)
+        torch.testing.assert_close(model.decoder(mean, tokens), plain_decode(model, mean, tokens))
+        torch.testing.assert_close(model.decoder(mean), plain_decode(model, mean))
+
+
+def test_kl_divergence_hand_values():
+    zero = torch.zeros(3, 32)
+    assert kl_divergence(zero, zero).item() == pytest.approx(0.0)
+    mean = zero.clone()
+    mean[:, 0] = 1.0
+    assert kl_divergence(mean, zero).item() == pytest.approx(0.5)
+    log_std = zero.clone()
+    log_std[:, 5] = math.log(2.0)
+    assert kl_divergence(zero, log_std).item() == pytest.approx(0.5 * (4 - 1) - math.log(2.0))
+
+
+def _labels(rows):
+    return torch.as_tensor(np.asarray(rows, dtype=np.int64))
+
+
+def test_ar_regulariser_hand_value():
+    model = VAE(ModelSpec.parse(IDS["ar-VAE"]))  # gamma 10, delta 10
+    z = torch.zeros(2, 32)
+    z[0, :9] = 0.1                                 # z_0k - z_1k = 0.1 for every bound dim
+    labels = _labels([[1] * 9, [0] * 9])           # a_0k > a_1k: sign +1 (and -1 reversed)
+    per_dim = 2 * abs(math.tanh(1.0) - 1.0) / 4    # 4 ordered pairs, 2 non-zero terms
+    assert model.regulariser(z, labels).item() == pytest.approx(10 * 9 * per_dim, rel=1e-5)
+    z[0, :9] = -0.1                                # wrong order: |-tanh(1) - 1| per off-diagonal pair
+    assert model.regulariser(z, labels).item() == pytest.approx(10 * 9 * 2 * (math.tanh(1.0) + 1) / 4, rel=1e-5)
+
+
+def test_s2_regulariser_hand_value():
+    model = VAE(ModelSpec.parse(IDS["s2-VAE"]))  # gamma 10
+    z = torch.zeros(4, 32)
+    labels = _labels([[0] * 9, [11, 2, 2, 27, 27, 1, 1, 1, 1], [5] * 9, [1] * 9])
+    assert model.regulariser(z, labels).item() == pytest.approx(10 * 9 * math.log(2), rel=1e-5)  # sigmoid(0)=.5
+    z[:, 0] = 3.0
+    a = torch.tensor([0, 11, 5, 1]) / 11
+    p = torch.sigmoid(torch.tensor(3.0))
+    bce0 = (-(a * torch.log(p) + (1 - a) * torch.log(1 - p))).mean().item()
+    assert model.regulariser(z, labels).item() == pytest.approx(10 * (bce0 + 8 * math.log(2)), rel=1e-5)
+
+
+def test_interp_regulariser_hand_value():
+    model = VAE(ModelSpec.parse(IDS["interp-VAE"]))  # gamma 10
+    for clf in model.classifiers:
+        torch.nn.init.zeros_(clf.weight)
+        torch.nn.init.zeros_(clf.bias)
+    z = torch.randn(6, 32)
+    labels = _labels([[0] * 9] * 6)
+    want = 10 * sum(math.log(n) for n in data.FACTOR_COUNTS)  # uniform logits: CE = ln(classes)
+    assert model.regulariser(z, labels).item() == pytest.approx(want, rel=1e-5)
+
+
+def test_beta_vae_has_no_regulariser_and_kl_capacity_is_subtracted_after_scaling():
+    torch.manual_seed(1)
+    model = VAE(ModelSpec.parse(IDS["beta-VAE"]))
+    tokens = torch.as_tensor(data.melody_tokens(data.factors_of(np.arange(8))).astype(np.int64))
+    labels = torch.as_tensor(data.factors_of(np.arange(8)))
+    assert model.regulariser(torch.randn(8, 32), labels).item() == 0.0
+    torch.manual_seed(2)
+    parts = vae_loss(model, tokens, labels, beta_t=0.0, teacher_forced=True)
+    assert parts["kl_term"].item() == 0.0 and parts["loss"].item() == pytest.approx(parts["ce"].item())
+    torch.manual_seed(2)
+    big = vae_loss(model, tokens, labels, beta_t=1000.0, teacher_forced=True)
+    assert big["kl_term"].item() == pytest.approx(max(0.0, 1000.0 * big["kl"].item() - 50.0), rel=1e-5)
+
+
+def test_beta_schedule():
+    assert beta_at(0, 0, 1.0) == 0.0 and beta_at(10, 5000, 1.0) == 0.0
+    assert beta_at(11, 0, 1.0) == 0.0
+    assert beta_at(11, 50_000, 1.0) == pytest.approx(math.sqrt(2.0) - 1)
+    assert beta_at(40, 100_000, 0.2) == pytest.approx(0.2)
+    assert beta_at(90, 400_000, 4.0) == 4.0
+    # 1,853 batches per epoch from epoch 11: beta reached around epoch 65
+    k_at_65 = (65 - 11) * 1853
+    assert beta_at(65, k_at_65, 0.2) == pytest.approx(0.2, rel=0.01)
+
+
+def test_save_load_round_trip_and_bad_files(tmp_path):
+    model = VAE(ModelSpec.parse(IDS["interp-VAE"]))
+    path = tmp_path / "m.pt"
+    save_model(model, path, {"id": model.spec.id, "note": "x"})
+    loaded, card = load_model(path)
+    assert card["note"] == "x" and not loaded.training
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), k
+    truncated = tmp_path / "t.pt"
+    truncated.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(SentError, match="t.pt: not a readable model file"):
+        load_model(truncated)
+    mismatched = tmp_path / "x.pt"
+    save_model(VAE(ModelSpec.parse(IDS["beta-VAE"])), mismatched, {"id": IDS["interp-VAE"]})
+    with pytest.raises(SentError, match="x.pt: weights do not match"):
+        load_model(mismatched)
+    with pytest.raises(SentError, match="no such model file"):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_loading_never_runs_pickled_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "sent-vae/1", "card": '{"id": "%s"}' % IDS["beta-VAE"], "state_dict": Evil()}, path)
+    with pytest.raises(SentError, match="not a readable model file"):
+        load_model(path)
+
+
+TINY = dict(epochs=3, batch_size=64, lr=3e-3, batches_per_epoch=12, beta_warmup_epochs=0,
+            beta_ramp_batches=20, val_rows=256)
+
+
+def test_tiny_training_run_decreases_loss_and_writes_card(tmp_path, dataset):
+    out = tmp_path / "s2.pt"
+    card = train(ModelSpec.parse(IDS["s2-VAE"]), TrainConfig(**TINY), out, dataset=dataset, progress=False)
+    log = np.genfromtxt(out.with_suffix(".log.csv"), delimiter=",", names=True)
+    assert log["loss"][-1] < log["loss"][0]
+    assert log["beta"][-1] > 0  # ramp reached after warm-up
+    assert card["split"]["sizes"] == [948_326, 67_738, 338_688]
+    assert card["schedule"]["steps"] == 36 and card["parameters"] == 289_377
+    assert 0 <= card["metrics"]["test_token_accuracy"] <= 1
+    assert not out.with_suffix(".ckpt").exists()
+    loaded, loaded_card = load_model(out)
+    assert loaded_card == card
+
+
+def test_interrupted_training_resumes_to_the_same_model(tmp_path, dataset, monkeypatch):
+    spec = ModelSpec.parse(IDS["ar-VAE"])
+    config = TrainConfig(**TINY)
+    whole = tmp_path / "whole.pt"
+    train(spec, config, whole, dataset=dataset, progress=False)
+
+    import sent.vae_training as vt
+
+    real = vt.token_accuracy
+    calls = {"n": 0}
+
+    def crash_in_second_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    resumed = tmp_path / "resumed.pt"
+    monkeypatch.setattr(vt, "token_accuracy", crash_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, config, resumed, dataset=dataset, progress=False)
+    assert resumed.with_suffix(".ckpt").exists() and not resumed.exists()
+    monkeypatch.setattr(vt, "token_accuracy", real)
+    train(spec, config, resumed, dataset=dataset, progress=False)
+    a, _ = load_model(whole)
+    b, _ = load_model(resumed)
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), k
