@@ -38,6 +38,7 @@ class TrainConfig:
     split: tuple[float, float, float] = (0.70, 0.05, 0.25)
     teacher_forcing: float = 0.5          # probability that a batch is teacher-forced
     val_rows: int = 8192                  # validation rows scored after each epoch
+    test_rows: int | None = None          # test rows scored for the model card (None = all)
     device: str = "cpu"
     threads: int | None = None
 
@@ -189,7 +190,7 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
         "schedule": {**{k: v for k, v in dataclasses.asdict(config).items() if k not in ("device", "threads")},
                      "split": list(config.split), "batches_per_epoch": per_epoch, "steps": state["step"],
                      "optimizer": "Adam(betas=(0.9, 0.999))"},
-        "metrics": {**evaluate(model, dataset["tokens"][test_idx], device=device),
+        "metrics": {**evaluate(model, dataset["tokens"][test_idx[:config.test_rows]], device=device),
                     "final_epoch": state["log"][-1] if state["log"] else None},
         "parameters": count_parameters(model),
         "hardware": {"device": device if device == "cpu" else torch.cuda.get_device_name(),
@@ -212,7 +213,7 @@ def _lr_at(config: TrainConfig, step: int, total: int) -> float:
 
 def _schedule_key(spec: ModelSpec, config: TrainConfig) -> dict:
     return {"id": spec.id, **{k: v for k, v in dataclasses.asdict(config).items()
-                              if k not in ("device", "threads", "epochs", "val_rows")}}
+                              if k not in ("device", "threads", "epochs", "val_rows", "test_rows")}}
 
 
 def _checkpoint(path, spec, config, model, optimizer, state):

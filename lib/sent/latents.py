@@ -1,0 +1,54 @@
+"""Latent codes of a model's test split (SeNT step 1, `bin/extract`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sent import data
+from sent.errors import SentError
+from sent.io import save_npz
+from sent.vae import load_model
+
+
+def test_rows(card: dict) -> np.ndarray:
+    """Data set rows of a model's test split, in split (permutation) order."""
+    split = card["split"]
+    return data.split_indices(data.NUM_MELODIES, split["seed"], tuple(split["fractions"]))[2]
+
+
+@torch.no_grad()
+def encode_rows(model, rows: np.ndarray, use_mean: bool, seed: int = 0, batch_size: int = 4096,
+                progress: bool = False) -> np.ndarray:
+    """Latent codes (N x 32, float32) of data set rows: a posterior sample (seeded) or the mean."""
+    from tqdm import tqdm
+
+    gen = torch.Generator().manual_seed(seed)
+    out = np.empty((len(rows), model.encoder.mean[-1].out_features), dtype=np.float32)
+    for start in tqdm(range(0, len(rows), batch_size), desc="encode", disable=not progress, leave=False):
+        chunk = rows[start:start + batch_size]
+        tokens = torch.as_tensor(data.melody_tokens(data.factors_of(chunk)).astype(np.int64))
+        mean, log_std = model.encoder(tokens)
+        z = mean if use_mean else mean + torch.exp(log_std) * torch.randn(mean.shape, generator=gen)
+        out[start:start + len(chunk)] = z.numpy()
+    return out
+
+
+def extract(model_path, out, use_mean: bool = False, seed: int = 0, limit: int | None = None,
+            batch_size: int = 4096, progress: bool = True) -> dict:
+    """Write `out` (.npz): latent_codes, attributes (ground truth), fNames, rows, model_id, encoding."""
+    model, card = load_model(model_path)
+    rows = test_rows(card)[:limit]
+    codes = encode_rows(model, rows, use_mean, seed, batch_size, progress)
+    if not np.isfinite(codes).all():
+        raise SentError(f"{model_path}: the encoder produced NaN or infinite latent codes")
+    arrays = {
+        "latent_codes": codes,
+        "attributes": data.factors_of(rows),
+        "fNames": np.array(data.ATTRIBUTE_NAMES),
+        "rows": rows.astype(np.int64),
+        "model_id": np.array(card["id"]),
+        "encoding": np.array("mean" if use_mean else f"sample(seed={seed})"),
+    }
+    save_npz(out, **arrays)
+    return arrays
