@@ -160,7 +160,7 @@ def test_loading_never_runs_pickled_code(tmp_path):
             return (print, ("pwned",))
 
     path = tmp_path / "evil.pt"
-    torch.save({"format": "sent-vae/1", "card": '{"id": "%s"}' % IDS["beta-VAE"], "state_dict": Evil()}, path)
+    torch.save({"format": "sent-vae/1", "meta": '{"id": "%s"}' % IDS["beta-VAE"], "state_dict": Evil()}, path)
     with pytest.raises(SentError, match="not a readable model file"):
         load_model(path)
 

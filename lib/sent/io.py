@@ -79,3 +79,29 @@ def load_json(path) -> dict:
 def save_text(path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def save_torch(path, file_format: str, meta: dict, state_dict: dict) -> None:
+    """Write a state dict and JSON metadata atomically, loadable without unpickling code."""
+    import torch
+
+    payload = {"format": file_format, "meta": json.dumps(meta), "state_dict": state_dict}
+    with atomic_path(path, ".pt") as tmp:
+        torch.save(payload, tmp)
+
+
+def load_torch(path, file_format: str, device: str = "cpu") -> tuple[dict, dict]:
+    """(meta, state_dict) of a file written by save_torch, with one-line errors; never runs pickled code."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise SentError(f"{path}: no such model file")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise SentError(f"{path}: not a readable model file ({type(exc).__name__}: {first})") from None
+    if not isinstance(payload, dict) or payload.get("format") != file_format:
+        raise SentError(f"{path}: not a {file_format} model file")
+    return json.loads(payload["meta"]), payload["state_dict"]

@@ -6,9 +6,7 @@ Facts follow ../shared/spec/vae.md. Latent dims 0..8 are bound to attributes 0..
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -16,7 +14,7 @@ from torch.nn import functional as F
 
 from sent.data import FACTOR_COUNTS, SEQ_LEN, SLOTS_PER_BAR, VOCAB_SIZE
 from sent.errors import SentError
-from sent.io import atomic_path
+from sent.io import load_torch, save_torch
 
 LATENT_DIM = 32
 NUM_ATTRIBUTES = 9
@@ -228,28 +226,15 @@ def count_parameters(module: nn.Module) -> int:
 
 def save_model(model: VAE, path, card: dict) -> None:
     """Write weights and the model card to one file, atomically; loadable with weights_only."""
-    # the card travels as JSON text: weights_only loading accepts it, and it must be JSON anyway
-    payload = {"format": FILE_FORMAT, "card": json.dumps(card), "state_dict": model.state_dict()}
-    with atomic_path(path, ".pt") as tmp:
-        torch.save(payload, tmp)
+    save_torch(path, FILE_FORMAT, card, model.state_dict())
 
 
 def load_model(path, device: str = "cpu") -> tuple[VAE, dict]:
     """(model in eval mode, card) from a model file; never unpickles code."""
-    path = Path(path)
-    if not path.is_file():
-        raise SentError(f"{path}: no such model file")
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise SentError(f"{path}: not a readable model file ({type(exc).__name__}: {str(exc).splitlines()[0]})") \
-            from None
-    if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
-        raise SentError(f"{path}: not a {FILE_FORMAT} model file")
-    card = json.loads(payload["card"])
+    card, state = load_torch(path, FILE_FORMAT, device)
     model = VAE(ModelSpec.parse(card["id"]))
     try:
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(state)
     except RuntimeError as exc:
         raise SentError(f"{path}: weights do not match model {card['id']} ({str(exc).splitlines()[0]})") from None
     return model.to(device).eval(), card

@@ -1,0 +1,171 @@
+"""SeNT performance measures (spec step 8): R^2, valid fraction, target and untargeted errors.
+
+A prediction is valid when its target attribute decodes to a value (not -1). R^2 is
+scikit-learn's coefficient of determination of the achieved against the requested (normalised)
+value over the valid predictions; `valid` is the true fraction valid/N. (The original pooled three
+seeds but divided by one seed's N, so its published "valid" figures are about 3x this.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sent.errors import SentError
+from sent.io import atomic_path, load_json
+from sent.repository import Repository
+from sent.traversal import read_predictions
+
+
+def pair_attributes(repo: Repository, attribute: int):
+    """(a1, a2) integer attributes of an attribute's test pairs."""
+    _, a1, _, a2 = repo.raw_pairs(attribute, "test")
+    return a1, a2
+
+
+def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: int, zp=None, z2=None) -> dict:
+    """Measures for one target attribute from integer attributes of start (a1), target (a2) and
+    achieved (ap, -1 = invalid) melodies, each (N, 9); normalised by f_range ([min list, max list])."""
+    from sklearn.metrics import r2_score
+
+    lo, hi = (np.asarray(v, dtype=np.float64) for v in f_range)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    c1, c2, cp = ((np.asarray(a, dtype=np.float64) - lo) / span for a in (a1, a2, ap))
+    valid = ap[:, attribute] >= 0
+    n = len(ap)
+    out = {"n": n, "valid": float(valid.sum() / n) if n else float("nan")}
+    if valid.sum() >= 2:
+        out["r2"] = float(r2_score(c2[valid, attribute], cp[valid, attribute]))
+        out["deltaTarget"] = float(np.abs(cp[valid, attribute] - c2[valid, attribute]).mean())
+    else:
+        out["r2"] = out["deltaTarget"] = float("nan")
+    untargeted = np.full(ap.shape[1], np.nan)
+    for g in range(ap.shape[1]):
+        both = valid & (ap[:, g] >= 0)
+        if g != attribute and both.any():
+            untargeted[g] = np.abs(cp[both, g] - c1[both, g]).mean()
+    out["deltaUntarget"] = untargeted
+    if zp is not None and z2 is not None and valid.sum() >= 2:
+        out["z_r2"] = float(r2_score(z2[valid], zp[valid]))
+    else:
+        out["z_r2"] = float("nan")
+    return out
+
+
+def load_results(repo_dirs, attribute: int, with_codes: bool = False):
+    """Pooled (a1, a2, ap[, sp, z2]) of one attribute over repositories, and their common fRange."""
+    a1s, a2s, aps, sps, z2s, ranges = [], [], [], [], [], []
+    for d in repo_dirs:
+        repo = Repository(d)
+        a1, a2 = pair_attributes(repo, attribute)
+        ap = read_predictions(d, attribute)
+        if ap.shape != a1.shape:
+            raise SentError(f"{Path(d) / f'cp_{attribute}.csv'}: {ap.shape[0]} rows x {ap.shape[1]} columns, "
+                            f"but the repository has {a1.shape[0]} test pairs x {a1.shape[1]} attributes")
+        a1s.append(a1), a2s.append(a2), aps.append(ap), ranges.append(repo.config["fRange"])
+        if with_codes:
+            sps.append(np.loadtxt(Path(d) / f"sp_{attribute}.csv", delimiter=",", ndmin=2))
+            z2s.append(np.loadtxt(Path(d) / f"z2_{attribute}.csv", delimiter=",", ndmin=2))
+    lo = np.min([r[0] for r in ranges], axis=0)
+    hi = np.max([r[1] for r in ranges], axis=0)
+    pooled = [np.concatenate(a1s), np.concatenate(a2s), np.concatenate(aps)]
+    if with_codes:
+        pooled += [np.concatenate(sps), np.concatenate(z2s)]
+    return pooled, [lo.tolist(), hi.tolist()]
+
+
+def perform(repo_dirs, attributes=None) -> dict:
+    """Scores per target attribute (index -> dict) over one or several pooled repositories."""
+    names = load_json(Path(repo_dirs[0]) / "config.json")["fNames"]
+    attributes = range(len(names)) if attributes is None else attributes
+    results = {}
+    for k in attributes:
+        (a1, a2, ap, sp, z2), f_range = load_results(repo_dirs, k, with_codes=True)
+        results[k] = scores(a1, a2, ap, f_range, k, sp, z2)
+        results[k]["a"] = (a1, a2, ap)
+        results[k]["f_range"] = f_range
+    return results
+
+
+def write_perform_csv(path, results: dict, names) -> None:
+    """Rows deltaTarget, valid, c:r^2 (achieved attribute), r:r^2 (latent code vs z2),
+    deltaUntarget-<name>; one column per target attribute."""
+    targets = sorted(results)
+    lines = ["measure," + ",".join(names[k] for k in targets)]
+    for label, key in (("deltaTarget", "deltaTarget"), ("valid", "valid"), ("c:r^2", "r2"), ("r:r^2", "z_r2")):
+        lines.append(label + "," + ",".join(f"{results[k][key]:.6g}" for k in targets))
+    for g, name in enumerate(names):
+        lines.append(f"deltaUntarget-{name}," + ",".join(f"{results[k]['deltaUntarget'][g]:.6g}" for k in targets))
+    with atomic_path(path, ".csv") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+
+
+def setting_of(repo_dir) -> str:
+    """The result-table row of a repository: its model id without the seed."""
+    model_id = load_json(Path(repo_dir) / "config.json").get("model_id", "")
+    if "_r_" not in model_id:
+        raise SentError(f"{Path(repo_dir) / 'config.json'}: no zoo model id ({model_id!r}) to group by setting")
+    return model_id.rsplit("_r_", 1)[0]
+
+
+def gather_tables(repo_dirs) -> dict:
+    """{setting: {attribute: scores}} with the seeds of each setting pooled; only attributes
+    evaluated in every repository of the setting."""
+    groups: dict[str, list] = {}
+    for d in repo_dirs:
+        groups.setdefault(setting_of(d), []).append(d)
+    tables = {}
+    for setting, dirs in sorted(groups.items()):
+        names = load_json(Path(dirs[0]) / "config.json")["fNames"]
+        done = [k for k in range(len(names)) if all((Path(d) / f"cp_{k}.csv").exists() for d in dirs)]
+        tables[setting] = {"seeds": len(dirs), "names": names, "scores": {}}
+        for k in done:
+            (a1, a2, ap), f_range = load_results(dirs, k)
+            tables[setting]["scores"][k] = scores(a1, a2, ap, f_range, k)
+    return tables
+
+
+def write_table(path, tables: dict, key: str, n_attributes: int = 9) -> None:
+    """The reference layout: one row per setting, `setting,v_0,...,v_8` (no header; nan = not run)."""
+    lines = []
+    for setting, t in tables.items():
+        values = [t["scores"][k][key] if k in t["scores"] else float("nan") for k in range(n_attributes)]
+        lines.append(setting + "," + ",".join(f"{v:.6g}" for v in values))
+    with atomic_path(path, ".csv") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+
+
+def read_reference_table(path) -> dict[str, np.ndarray]:
+    path = Path(path)
+    if not path.is_file():
+        raise SentError(f"{path}: no such reference table")
+    table = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            name, *values = line.split(",")
+            table[name] = np.array([float(v) for v in values])
+    return table
+
+
+def comparison_rows(tables: dict, reference_dir) -> list[dict]:
+    """Our R^2 and valid fraction next to the reference's (its valid divided by 3, see module doc)."""
+    ref_r2 = read_reference_table(Path(reference_dir) / "table-r2.csv")
+    ref_valid = read_reference_table(Path(reference_dir) / "table-valid.csv")
+    rows = []
+    for setting, t in tables.items():
+        for k, s in sorted(t["scores"].items()):
+            rows.append({"setting": setting, "attribute": t["names"][k], "seeds": t["seeds"],
+                         "r2": s["r2"], "r2_reference": ref_r2[setting][k] if setting in ref_r2 else float("nan"),
+                         "valid": s["valid"],
+                         "valid_reference": ref_valid[setting][k] / 3 if setting in ref_valid else float("nan")})
+    return rows
+
+
+def write_rows_csv(path, rows: list[dict]) -> None:
+    if not rows:
+        raise SentError(f"{path}: nothing to write (no evaluated attributes)")
+    keys = list(rows[0])
+    fmt = lambda v: f"{v:.6g}" if isinstance(v, float) else str(v)  # noqa: E731
+    with atomic_path(path, ".csv") as tmp:
+        tmp.write_text(",".join(keys) + "\n" + "".join(",".join(fmt(r[k]) for k in keys) + "\n" for r in rows))

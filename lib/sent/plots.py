@@ -1,0 +1,104 @@
+"""Figures of SeNT results: target vs achieved, deviation curves, untargeted-error heat map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sent.io import atomic_path
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, stem: Path) -> list[Path]:
+    """Save a figure as PDF and PNG, atomically."""
+    written = []
+    for fmt in ("pdf", "png"):
+        path = stem.with_suffix(f".{fmt}")
+        with atomic_path(path, f".{fmt}") as tmp:
+            fig.savefig(tmp, format=fmt, dpi=110)
+        written.append(path)
+    _plt().close(fig)
+    return written
+
+
+def _grid(n):
+    cols = 3
+    return (n + cols - 1) // cols, cols
+
+
+def target_vs_achieved(results: dict, names, title: str, stem: Path) -> list[Path]:
+    """Per target attribute: requested vs achieved value (integer index), point size = count."""
+    plt = _plt()
+    targets = sorted(results)
+    rows, cols = _grid(len(targets))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3 * rows), squeeze=False)
+    for ax, k in zip(axes.ravel(), targets):
+        a1, a2, ap = results[k]["a"]
+        valid = ap[:, k] >= 0
+        pts, counts = np.unique(np.stack([a2[valid, k], ap[valid, k]], axis=1), axis=0, return_counts=True)
+        if len(pts):
+            ax.scatter(pts[:, 0], pts[:, 1], s=5 + 200 * counts / counts.max(), alpha=0.6)
+        top = max(int(a2[:, k].max()), 1)
+        ax.plot([0, top], [0, top], color="grey", lw=0.8, ls="--")
+        ax.set_title(f"{names[k]}: R² {results[k]['r2']:.2f}, valid {results[k]['valid']:.2f}", fontsize=8)
+        ax.set_xlabel("requested", fontsize=7)
+        ax.set_ylabel("achieved", fontsize=7)
+    for ax in axes.ravel()[len(targets):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, stem)
+
+
+def deviation_curves(results: dict, names, title: str, stem: Path) -> list[Path]:
+    """Mean |achieved - requested| (normalised) against the size of the requested change."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k in sorted(results):
+        a1, a2, ap = results[k]["a"]
+        lo, hi = (np.asarray(v, dtype=float) for v in results[k]["f_range"])
+        span = hi[k] - lo[k] if hi[k] > lo[k] else 1.0
+        valid = ap[:, k] >= 0
+        change = np.abs(a2[valid, k] - a1[valid, k]) / span
+        error = np.abs(ap[valid, k] - a2[valid, k]) / span
+        if not len(change):
+            continue
+        bins = np.unique(np.round(change, 2))
+        means = [error[np.round(change, 2) == b].mean() for b in bins]
+        ax.plot(bins, means, marker=".", label=names[k])
+    ax.set_xlabel("requested change |c2 - c1| (normalised)")
+    ax.set_ylabel("mean deviation |cp - c2|")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    return _save(fig, stem)
+
+
+def untargeted_heatmap(results: dict, names, title: str, stem: Path) -> list[Path]:
+    """9 x 9: row = target attribute, column = mean change of another attribute."""
+    plt = _plt()
+    targets = sorted(results)
+    m = np.array([results[k]["deltaUntarget"] for k in targets])
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    im = ax.imshow(np.nan_to_num(m, nan=0.0), cmap="viridis", vmin=0)
+    for r in range(m.shape[0]):
+        for c in range(m.shape[1]):
+            if np.isfinite(m[r, c]):
+                ax.text(c, r, f"{m[r, c]:.2f}", ha="center", va="center", fontsize=6, color="white")
+    ax.set_xticks(range(len(names)), names, rotation=60, fontsize=7)
+    ax.set_yticks(range(len(targets)), [names[k] for k in targets], fontsize=7)
+    ax.set_xlabel("untargeted attribute")
+    ax.set_ylabel("target attribute")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, label="mean |cp - c1| (normalised)")
+    fig.tight_layout()
+    return _save(fig, stem)

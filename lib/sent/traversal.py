@@ -1,0 +1,327 @@
+"""SeNT traversal functions (spec steps 5-7): the ZtoC surrogate, SentNet, their training, prediction.
+
+All latent codes here are normalised to [-1, 1] (Repository.normalise_z) and attribute values
+to [0, 1]; the perceptual loss de-normalises SentNet's output, decodes it with the VAE decoder
+and scores the decoded melody with the exact attribute extractor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from sent.attributes import extract_attributes
+from sent.data import FACTOR_COUNTS
+from sent.errors import SentError
+from sent.io import atomic_path, load_torch, save_torch
+from sent.repository import Repository, load_index_file
+
+ZC_FORMAT = "sent-zc/1"
+SENT_FORMAT = "sent-net/1"
+
+
+# ---------------------------------------------------------------- attribute encodings
+
+def attribute_width(attribute: int, one_hot: bool) -> int:
+    """Width of an attribute's encoding: 1 (normalised value) or its number of values (one-hot)."""
+    return FACTOR_COUNTS[attribute] if one_hot else 1
+
+
+def encode_attribute(c: torch.Tensor, attribute: int, one_hot: bool) -> torch.Tensor:
+    """Normalised values (B,) -> (B, width): the value itself, or a one-hot of its index."""
+    if not one_hot:
+        return c.reshape(-1, 1)
+    n = FACTOR_COUNTS[attribute]
+    return F.one_hot(torch.round(c * (n - 1)).long().clamp(0, n - 1), n).float()
+
+
+# ---------------------------------------------------------------- networks
+
+class ZtoC(nn.Module):
+    """Surrogate z -> c: widths 4D, 2D, D, ... halving while >= 16, then the attribute width, sigmoid."""
+
+    def __init__(self, latent_dim: int = 32, width: int = 1):
+        super().__init__()
+        layers, w_in, w = [], latent_dim, 4 * latent_dim
+        while w >= 16:
+            layers += [nn.Linear(w_in, w), nn.ReLU()]
+            w_in, w = w, w // 2
+        layers += [nn.Linear(w_in, width), nn.Sigmoid()]
+        self.net = nn.Sequential(*layers)
+        self.latent_dim, self.width = latent_dim, width
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class SentNet(nn.Module):
+    """SentNet(z1, c1, c2) -> z in [-1, 1]^D, the traversal function of one attribute."""
+
+    def __init__(self, latent_dim: int = 32, c_width: int = 1, iscale: int = 1, pre_stages: bool = False,
+                 with_target: bool = False):
+        super().__init__()
+        w = iscale * latent_dim
+        self.options = {"latent_dim": latent_dim, "c_width": c_width, "iscale": iscale,
+                        "pre_stages": pre_stages, "with_target": with_target}
+        self.in_z = nn.Linear(latent_dim, 2 * w)
+        self.in_c1 = nn.Linear(c_width, w)
+        self.in_c2 = nn.Linear(c_width, w)
+        self.pre_c1 = nn.Linear(w, w) if pre_stages else None
+        self.pre_c2 = nn.Linear(w, w) if pre_stages else None
+        self.hidden = nn.Linear((4 if with_target else 3) * w, 2 * w)
+        self.out = nn.Linear(2 * w, latent_dim)
+
+    def forward(self, z1, c1, c2):
+        in_z = F.relu(self.in_z(z1))
+        a = F.relu(self.in_c1(c1))
+        b = target = F.relu(self.in_c2(c2))
+        if self.pre_c1 is not None:
+            a, b = F.relu(self.pre_c1(a)), F.relu(self.pre_c2(b))
+        parts = [a - b, in_z] + ([target] if self.options["with_target"] else [])
+        return torch.tanh(self.out(F.relu(self.hidden(torch.cat(parts, dim=1)))))
+
+
+# ---------------------------------------------------------------- options
+
+@dataclasses.dataclass
+class SentOptions:
+    """Training options of one traversal function; defaults are the paper's run ("run1e")."""
+
+    epochs: int = 400
+    batch_size: int = 64
+    lr: float = 1e-3
+    lambdas: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    one_hot: bool = False         # h
+    simulate: bool = False        # s
+    iscale: int = 1               # i: 2
+    pre_stages: bool = False      # p
+    with_target: bool = False     # c
+    max_pairs: int | None = None  # limit on training pairs
+    seed: int = 0
+
+    @classmethod
+    def from_letters(cls, letters: str, **overrides) -> "SentOptions":
+        """Options from the original run-name letters (h, s, i, p, c; e is the repository's pair split)."""
+        unknown = set(letters) - set("ehsipc")
+        if unknown:
+            raise SentError(f"unknown variant letter(s) {''.join(sorted(unknown))!r}; valid: e h s i p c")
+        return cls(one_hot="h" in letters, simulate="s" in letters, iscale=2 if "i" in letters else 1,
+                   pre_stages="p" in letters, with_target="c" in letters, **overrides)
+
+
+# ---------------------------------------------------------------- perceptual loss
+
+class Perception:
+    """Decoded attribute of normalised latent codes: VAE decoder + exact extractor (no gradient)."""
+
+    def __init__(self, repo: Repository, vae, attribute: int):
+        if vae.encoder.mean[-1].out_features != repo.latent_dim:
+            raise SentError(f"model latent size {vae.encoder.mean[-1].out_features} does not match the "
+                            f"repository's {repo.latent_dim}")
+        self.repo, self.vae, self.attribute = repo, vae.eval(), attribute
+        self.extract_seconds = 0.0
+
+    @torch.no_grad()
+    def attributes(self, zn: torch.Tensor) -> np.ndarray:
+        """All 9 decoded attributes (B, 9) of normalised codes, -1 = invalid."""
+        tokens = self.vae.decode_tokens(self.repo.denormalise_z(zn.detach().float()))
+        start = time.perf_counter()
+        attrs = extract_attributes(tokens)
+        self.extract_seconds += time.perf_counter() - start
+        return attrs
+
+    def loss(self, zn: torch.Tensor, c2: torch.Tensor) -> torch.Tensor:
+        """Mean over the batch of 1 (invalid) or (c - c2)^2, c the decoded attribute normalised."""
+        a = self.attributes(zn)[:, self.attribute]
+        c = torch.as_tensor(self.repo.normalise_c(a.astype(np.float64), self.attribute), dtype=c2.dtype)
+        per_sample = torch.where(torch.as_tensor(a < 0), torch.ones_like(c), (c - c2) ** 2)
+        return per_sample.mean()
+
+
+# ---------------------------------------------------------------- training
+
+def _pairs_tensors(repo: Repository, attribute: int, side: str, max_pairs: int | None = None):
+    z1, c1, z2, c2 = repo.pairs(attribute, side)
+    if max_pairs:
+        z1, c1, z2, c2 = z1[:max_pairs], c1[:max_pairs], z2[:max_pairs], c2[:max_pairs]
+    if len(z1) == 0:
+        raise SentError(f"{repo.dir}: no {side} pairs for attribute {attribute} ({repo.names[attribute]})")
+    t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    return t(z1), t(c1[:, attribute]), t(z2), t(c2[:, attribute])
+
+
+def _write_csv(path, header, rows):
+    with atomic_path(path, ".csv") as tmp:
+        tmp.write_text(",".join(header) + "\n" + "".join(
+            ",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in r) + "\n" for r in rows))
+
+
+def train_zc(repo: Repository, attribute: int, epochs: int = 400, batch_size: int = 64, lr: float = 0.002,
+             target_loss: float = 0.01, max_restarts: int = 10, one_hot: bool = False,
+             max_pairs: int | None = None, seed: int = 0, progress: bool = False) -> dict:
+    """Train the surrogate on the training pairs; restart with a fresh model until the best epoch
+    loss is below target_loss (at most max_restarts restarts). Writes sent_ZC_<f>.model and
+    train_zc_<f>.csv into the repository; returns a summary."""
+    z1, c1, z2, c2 = _pairs_tensors(repo, attribute, "train", max_pairs)
+    e1, e2 = encode_attribute(c1, attribute, one_hot), encode_attribute(c2, attribute, one_hot)
+    width = e1.shape[1]
+    rows, best = [], (math.inf, None, -1)
+    for restart in range(max_restarts + 1):
+        torch.manual_seed(seed + restart)
+        model = ZtoC(repo.latent_dim, width)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        for epoch in range(epochs):
+            order = torch.randperm(len(z1))
+            total = 0.0
+            for start in range(0, len(z1), batch_size):
+                b = order[start:start + batch_size]
+                opt.zero_grad(set_to_none=True)
+                loss = F.mse_loss(model(z1[b]), e1[b])
+                loss.backward()
+                loss2 = F.mse_loss(model(z2[b]), e2[b])
+                loss2.backward()
+                opt.step()
+                total += (loss.item() + loss2.item()) * len(b)
+            epoch_loss = total / (2 * len(z1))
+            if not math.isfinite(epoch_loss):
+                break  # a diverged restart: the next one starts fresh
+            if epoch_loss < best[0]:
+                best = (epoch_loss, {k: v.clone() for k, v in model.state_dict().items()}, restart)
+            rows.append((restart, epoch, epoch_loss, best[0]))
+            if progress:
+                print(f"zc {repo.names[attribute]} restart {restart} epoch {epoch}: loss {epoch_loss:.3g}", flush=True)
+        if best[0] < target_loss:
+            break
+    if best[1] is None:
+        raise SentError(f"{repo.dir}: surrogate training for attribute {attribute} never produced a finite loss")
+    meta = {"attribute": attribute, "name": repo.names[attribute], "latent_dim": repo.latent_dim, "width": width,
+            "one_hot": one_hot, "best_loss": best[0], "restarts": best[2], "epochs": epochs}
+    _write_csv(repo.path(f"train_zc_{attribute}.csv"), ("restart", "epoch", "loss", "best"), rows)
+    save_torch(repo.path(f"sent_ZC_{attribute}.model"), ZC_FORMAT, meta, best[1])
+    return meta
+
+
+def load_zc(repo: Repository, attribute: int) -> tuple[ZtoC, dict]:
+    path = repo.path(f"sent_ZC_{attribute}.model")
+    if not path.exists():
+        raise SentError(f"{path}: no surrogate for attribute {attribute} ({repo.names[attribute]}); run train-zc first")
+    meta, state = load_torch(path, ZC_FORMAT)
+    model = ZtoC(meta["latent_dim"], meta["width"])
+    model.load_state_dict(state)
+    return model.eval(), meta
+
+
+def load_sent(repo: Repository, attribute: int) -> tuple[SentNet, dict]:
+    path = repo.path(f"sent_{attribute}.model")
+    if not path.exists():
+        raise SentError(f"{path}: no traversal function for attribute {attribute}; run train-sent first")
+    meta, state = load_torch(path, SENT_FORMAT)
+    model = SentNet(**meta["net"])
+    model.load_state_dict(state)
+    return model.eval(), meta
+
+
+def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, progress: bool = False) -> dict:
+    """Train SentNet for one attribute; writes sent_<f>.model (best epoch) and train_<f>.csv.
+
+    Loss = l1 MSE(out, z2) on the relevant dims + l2 MSE(out, z1) on the irrelevant dims + l3 lossC.
+    lossC is the true perceptual loss (decode + extract) carrying the surrogate's gradient, or with
+    `simulate` the surrogate loss itself.
+    """
+    k = attribute
+    corr = torch.as_tensor(load_index_file(repo.path(f"corr_index_{k}.txt")))
+    uncorr = torch.as_tensor(load_index_file(repo.path(f"uncorr_index_{k}.txt")))
+    zc, zc_meta = load_zc(repo, k)
+    if zc_meta["one_hot"] != options.one_hot:
+        raise SentError(f"surrogate for attribute {k} was trained with one_hot={zc_meta['one_hot']}, "
+                        f"but train-sent was asked for one_hot={options.one_hot}")
+    for p in zc.parameters():
+        p.requires_grad_(False)
+    perception = None if options.simulate else Perception(repo, vae, k)
+    z1, c1, z2, c2 = _pairs_tensors(repo, k, "train", options.max_pairs)
+    e1, e2 = encode_attribute(c1, k, options.one_hot), encode_attribute(c2, k, options.one_hot)
+    torch.manual_seed(options.seed)
+    net = SentNet(repo.latent_dim, e1.shape[1], options.iscale, options.pre_stages, options.with_target)
+    opt = torch.optim.Adam(net.parameters(), lr=options.lr)
+    l1, l2, l3 = options.lambdas
+    meta = {"attribute": k, "name": repo.names[k], "net": net.options, "options": dataclasses.asdict(options),
+            "relevant": corr.tolist(), "model_id": repo.model_id}
+    model_path, rows, best = repo.path(f"sent_{k}.model"), [], math.inf
+    start_time = time.perf_counter()
+    for epoch in range(options.epochs):
+        net.train()
+        order = torch.randperm(len(z1))
+        sums = np.zeros(4)
+        for start in range(0, len(z1), options.batch_size):
+            b = order[start:start + options.batch_size]
+            out = net(z1[b], e1[b], e2[b])
+            loss_r = F.mse_loss(out[:, corr], z2[b][:, corr])
+            loss_i = F.mse_loss(out[:, uncorr], z1[b][:, uncorr])
+            surrogate = F.mse_loss(zc(out), e2[b])
+            if perception is None:
+                loss_c = surrogate
+            else:  # the true value, the surrogate's gradient
+                loss_c = surrogate + (perception.loss(out, c2[b]) - surrogate).detach()
+            loss = l1 * loss_r + l2 * loss_i + l3 * loss_c
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sums += np.array([loss.item(), loss_r.item(), loss_i.item(), loss_c.item()]) * len(b)
+        means = sums / len(z1)
+        if not np.isfinite(means).all():
+            kept = f"best model (loss {best:.4g}) kept in {model_path}" if rows else "no model saved"
+            raise SentError(f"{repo.names[k]}: loss became NaN/inf at epoch {epoch}; {kept}")
+        if means[0] < best:
+            best = float(means[0])
+            save_torch(model_path, SENT_FORMAT, {**meta, "epoch": epoch, "loss": best}, net.state_dict())
+        rows.append((epoch, *map(float, means), best))
+        _write_csv(repo.path(f"train_{k}.csv"), ("epoch", "loss", "lossR", "lossI", "lossC", "best"), rows)
+        if progress:
+            print(f"sent {repo.names[k]} epoch {epoch}: loss {means[0]:.4f} R {means[1]:.4f} I {means[2]:.4f} "
+                  f"C {means[3]:.4f}", flush=True)
+    return {**meta, "best_loss": best, "seconds": time.perf_counter() - start_time,
+            "extract_seconds": perception.extract_seconds if perception else 0.0}
+
+
+# ---------------------------------------------------------------- prediction
+
+@torch.no_grad()
+def predict(repo: Repository, attribute: int, vae, batch_size: int = 4096):
+    """Test-pair predictions: (de-normalised SentNet codes, de-normalised z2, decoded attributes)."""
+    net, meta = load_sent(repo, attribute)
+    one_hot = meta["options"]["one_hot"]
+    z1, c1, z2, c2 = _pairs_tensors(repo, attribute, "test")
+    perception = Perception(repo, vae, attribute)
+    sp, cp = [], []
+    for start in range(0, len(z1), batch_size):
+        s = slice(start, start + batch_size)
+        out = net(z1[s], encode_attribute(c1[s], attribute, one_hot), encode_attribute(c2[s], attribute, one_hot))
+        sp.append(repo.denormalise_z(out))
+        cp.append(perception.attributes(out))
+    return torch.cat(sp).numpy(), repo.denormalise_z(z2).numpy(), np.concatenate(cp)
+
+
+def write_predictions(repo: Repository, attribute: int, sp, z2, cp) -> None:
+    """sp_<f>.csv, z2_<f>.csv (latent codes) and cp_<f>.csv (integer attributes, header = names)."""
+    for name, z in (("sp", sp), ("z2", z2)):
+        with atomic_path(repo.path(f"{name}_{attribute}.csv"), ".csv") as tmp:
+            np.savetxt(tmp, z, delimiter=",", fmt="%.7g")
+    with atomic_path(repo.path(f"cp_{attribute}.csv"), ".csv") as tmp:
+        np.savetxt(tmp, cp, delimiter=",", fmt="%d", header=",".join(repo.names), comments="")
+
+
+def read_predictions(repo_dir, attribute: int) -> np.ndarray:
+    path = Path(repo_dir) / f"cp_{attribute}.csv"
+    if not path.exists():
+        raise SentError(f"{path}: no such file (run evaluate first)")
+    try:
+        return np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
+    except ValueError as exc:
+        raise SentError(f"{path}: not an integer CSV ({exc})") from None

@@ -1,0 +1,140 @@
+"""train-zc -> train-sent -> evaluate -> perform: mechanics on a tiny model, bad inputs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import run_tool
+from sent.io import load_npz, save_npz
+from sent.repository import Repository
+from sent.traversal import SentNet, SentOptions, ZtoC, load_sent, train_sent
+from sent.vae import load_model
+
+ROWS = 30_000
+RHYTHM = 3
+
+
+@pytest.fixture(scope="module")
+def repo_dir(tmp_path_factory, tiny_model):
+    d = tmp_path_factory.mktemp("sent")
+    run_tool("extract", tiny_model, "--out", d / "latents.npz", "--limit", ROWS, "--quiet")
+    run_tool("findpairs", d / "latents.npz", "--out", d / "pairs")
+    run_tool("init", d / "repo", d / "latents.npz", d / "pairs" / "pairs.npz")
+    return d / "repo"
+
+
+def test_architectures():
+    zc = ZtoC(32, 1)
+    widths = [m.out_features for m in zc.net if isinstance(m, torch.nn.Linear)]
+    assert widths == [128, 64, 32, 16, 1]
+    assert isinstance(zc.net[-1], torch.nn.Sigmoid)
+    net = SentNet(32, 1)
+    assert (net.in_z.out_features, net.in_c1.out_features, net.hidden.in_features, net.hidden.out_features) == \
+        (64, 32, 96, 64)
+    wide = SentNet(32, 12, iscale=2, pre_stages=True, with_target=True)
+    assert wide.in_c1.in_features == 12 and wide.hidden.in_features == 4 * 64 and wide.pre_c1 is not None
+    out = wide(torch.zeros(5, 32), torch.zeros(5, 12), torch.ones(5, 12))
+    assert out.shape == (5, 32) and out.abs().max() <= 1
+    opts = SentOptions.from_letters("ehsipc")
+    assert (opts.one_hot, opts.simulate, opts.iscale, opts.pre_stages, opts.with_target) == (True, True, 2, True, True)
+
+
+def test_pipeline_files(repo_dir, tiny_model):
+    run_tool("mi", repo_dir, "--attribute", RHYTHM)
+    run_tool("train-zc", repo_dir, "--attribute", RHYTHM, "--epochs", 2)
+    run_tool("train-sent", repo_dir, tiny_model, "--attribute", RHYTHM, "--epochs", 2, "--max-pairs", 2000)
+    run_tool("evaluate", repo_dir, tiny_model, "--attribute", RHYTHM)
+    run_tool("perform", "run", repo_dir, "--out", repo_dir / "perf")
+    zc_log = np.genfromtxt(repo_dir / f"train_zc_{RHYTHM}.csv", delimiter=",", names=True)
+    assert list(zc_log.dtype.names) == ["restart", "epoch", "loss", "best"]
+    log = np.genfromtxt(repo_dir / f"train_{RHYTHM}.csv", delimiter=",", names=True)
+    assert list(log.dtype.names) == ["epoch", "loss", "lossR", "lossI", "lossC", "best"] and len(log) == 2
+    assert np.allclose(log["loss"], log["lossR"] + log["lossI"] + log["lossC"], rtol=1e-4)
+    n_test = len(Repository(repo_dir).pair_indices(RHYTHM, "test"))
+    header = (repo_dir / f"cp_{RHYTHM}.csv").read_text().splitlines()[0]
+    assert header == "tonic,octave,scale,rhythm_bar1,rhythm_bar2,arp_chord1,arp_chord2,arp_chord3,arp_chord4"
+    cp = np.loadtxt(repo_dir / f"cp_{RHYTHM}.csv", delimiter=",", skiprows=1, dtype=int, ndmin=2)
+    sp = np.loadtxt(repo_dir / f"sp_{RHYTHM}.csv", delimiter=",", ndmin=2)
+    assert cp.shape == (n_test, 9) and sp.shape == (n_test, 32) and cp.min() >= -1
+    rows = [line.split(",")[0] for line in (repo_dir / "perf" / "perform.csv").read_text().splitlines()]
+    assert rows[:5] == ["measure", "deltaTarget", "valid", "c:r^2", "r:r^2"]
+    assert rows[5:] == [f"deltaUntarget-{n}" for n in Repository(repo_dir).names]
+    for stem in ("target_vs_achieved", "deviation", "untargeted"):
+        assert (repo_dir / "perf" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (repo_dir / "perf" / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_predictions_decode_to_cp(repo_dir, tiny_model):
+    """cp is what the real decoder + extractor make of sp: recompute a sample independently."""
+    from sent.attributes import extract_attributes
+
+    vae, _ = load_model(tiny_model)
+    sp = np.loadtxt(repo_dir / f"sp_{RHYTHM}.csv", delimiter=",", ndmin=2)[:200]
+    cp = np.loadtxt(repo_dir / f"cp_{RHYTHM}.csv", delimiter=",", skiprows=1, dtype=int, ndmin=2)[:200]
+    tokens = vae.decode_tokens(torch.as_tensor(sp, dtype=torch.float32))
+    assert (extract_attributes(tokens) == cp).mean() > 0.99  # CSV rounding of sp may flip a rare argmax
+
+
+def test_same_seed_same_model(repo_dir, tiny_model):
+    vae, _ = load_model(tiny_model)
+    repo = Repository(repo_dir)
+    opts = SentOptions(epochs=1, max_pairs=500, simulate=True)
+    train_sent(repo, RHYTHM, vae, opts)
+    a = {k: v.clone() for k, v in load_sent(repo, RHYTHM)[0].state_dict().items()}
+    train_sent(repo, RHYTHM, vae, opts)
+    b = load_sent(repo, RHYTHM)[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_nan_loss_stops_and_keeps_best_model(repo_dir, tiny_model, monkeypatch):
+    from sent import traversal
+    from sent.errors import SentError
+
+    vae, _ = load_model(tiny_model)
+    repo = Repository(repo_dir)
+    real = traversal.Perception.loss
+    calls = {"n": 0}
+
+    def nan_after_first_epoch(self, zn, c2):
+        calls["n"] += 1
+        value = real(self, zn, c2)
+        return value * float("nan") if calls["n"] > 8 else value
+
+    monkeypatch.setattr(traversal.Perception, "loss", nan_after_first_epoch)
+    with pytest.raises(SentError, match="NaN/inf at epoch 1; best model"):
+        train_sent(repo, RHYTHM, vae, SentOptions(epochs=3, max_pairs=500))  # 8 batches per epoch
+    net, meta = load_sent(repo, RHYTHM)
+    assert meta["epoch"] == 0 and np.isfinite(meta["loss"])
+
+
+def _fails(tool, *args, match):
+    proc = run_tool(tool, *args, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and match in lines[0], proc.stderr
+
+
+def test_bad_inputs(repo_dir, tiny_model, tmp_path):
+    _fails("train-sent", repo_dir, tiny_model, "--attribute", "octave", "--epochs", 1,
+           match="corr_index_1.txt: no such file")
+    run_tool("mi", repo_dir, "--attribute", "octave", "--max-samples", 300)
+    _fails("train-sent", repo_dir, tiny_model, "--attribute", "octave", "--epochs", 1,
+           match="sent_ZC_1.model: no surrogate for attribute 1")
+    _fails("evaluate", repo_dir, tiny_model, "--attribute", "octave", match="sent_1.model: no traversal function")
+    _fails("train-sent", repo_dir, tiny_model, "--variant", "ex", match="unknown variant letter")
+    _fails("train-sent", repo_dir, tmp_path / "nope.pt", match="nope.pt: no such model file")
+    # a repository of 16-dim codes cannot be decoded by a 32-dim model
+    d = tmp_path / "small"
+    arrays = load_npz(repo_dir.parent / "latents.npz")
+    arrays["latent_codes"] = arrays["latent_codes"][:, :16].copy()
+    save_npz(d / "latents.npz", **arrays)
+    run_tool("init", d / "repo", d / "latents.npz", repo_dir.parent / "pairs" / "pairs.npz")
+    run_tool("mi", d / "repo", "--attribute", RHYTHM, "--max-samples", 300)
+    run_tool("train-zc", d / "repo", "--attribute", RHYTHM, "--epochs", 1, "--max-pairs", 300)
+    _fails("train-sent", d / "repo", tiny_model, "--attribute", RHYTHM, "--epochs", 1,
+           match="model latent size 32 does not match the repository's 16")
+    assert not (d / "repo" / f"sent_{RHYTHM}.model").exists()
+    (tmp_path / "broken.csv").write_text("x")
+    _fails("perform", "run", tmp_path, match="config.json: no such file")
