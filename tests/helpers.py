@@ -18,3 +18,18 @@ def run_tool(name, *args, check=True, cwd=None, env=None):
         raise AssertionError(f"{name} {' '.join(map(str, args))} failed ({proc.returncode}):\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def nextflow_command(*args):
+    """The project's Nextflow launcher (installed by `make setup` next to this Python)."""
+    launcher = Path(sys.executable).parent / "nextflow"
+    if not launcher.exists():
+        raise AssertionError(f"{launcher} missing: run `make setup`")
+    return [str(launcher), *map(str, args)]
+
+
+def read_trace(path):
+    """Nextflow trace file -> list of dicts (one per task record)."""
+    lines = Path(path).read_text().splitlines()
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"))) for line in lines[1:] if line.strip()]

@@ -19,7 +19,7 @@ def prepared(tmp_path_factory, tiny_model):
     d = tmp_path_factory.mktemp("prep")
     run_tool("extract", tiny_model, "--out", d / "latents.npz", "--limit", ROWS, "--quiet")
     run_tool("findpairs", d / "latents.npz", "--out", d / "pairs")
-    run_tool("init", d / "repo", d / "latents.npz", d / "pairs" / "pairs.npz")
+    run_tool("init-repo", d / "repo", d / "latents.npz", d / "pairs" / "pairs.npz")
     return d
 
 
@@ -92,7 +92,7 @@ def test_init_config_and_reader(prepared):
 
 
 def test_init_fixed_split(prepared, tmp_path):
-    run_tool("init", tmp_path / "r", prepared / "latents.npz", prepared / "pairs" / "pairs.npz", "--noextended")
+    run_tool("init-repo", tmp_path / "r", prepared / "latents.npz", prepared / "pairs" / "pairs.npz", "--noextended")
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     n3 = len(load_npz(prepared / "pairs" / "pairs.npz")["pairs_3"])
     assert config["ttPairs"][3] == [[0, min(32_000, n3)], [min(32_000, n3), min(n3, 42_000)]]
@@ -134,15 +134,15 @@ def test_bad_inputs_give_one_line_errors_and_no_outputs(prepared, tmp_path, tiny
     arrays = load_npz(prepared / "latents.npz")
     arrays["latent_codes"][7, 3] = np.nan
     save_npz(tmp_path / "nan.npz", **arrays)
-    _fails("init", tmp_path / "r1", tmp_path / "nan.npz", prepared / "pairs" / "pairs.npz",
+    _fails("init-repo", tmp_path / "r1", tmp_path / "nan.npz", prepared / "pairs" / "pairs.npz",
            match="nan.npz: latent_codes contain NaN")
     arrays = load_npz(prepared / "latents.npz")
     save_npz(tmp_path / "short.npz", **{k: (v[:-1] if v.ndim and len(v) == ROWS else v) for k, v in arrays.items()})
-    _fails("init", tmp_path / "r2", tmp_path / "short.npz", prepared / "pairs" / "pairs.npz",
+    _fails("init-repo", tmp_path / "r2", tmp_path / "short.npz", prepared / "pairs" / "pairs.npz",
            match="pairs were computed from other attributes")
     arrays["latent_codes"] = arrays["latent_codes"][:, :5, None]
     save_npz(tmp_path / "shape.npz", **arrays)
-    _fails("init", tmp_path / "r3", tmp_path / "shape.npz", prepared / "pairs" / "pairs.npz",
+    _fails("init-repo", tmp_path / "r3", tmp_path / "shape.npz", prepared / "pairs" / "pairs.npz",
            match="do not fit together")
     assert not any((tmp_path / r).exists() for r in ("r1", "r2", "r3"))
     (tmp_path / "r4").mkdir()
@@ -154,6 +154,7 @@ def test_bad_inputs_give_one_line_errors_and_no_outputs(prepared, tmp_path, tiny
 
 
 def test_help_for_every_tool():
-    for tool in ("dataset", "train-vae", "extract", "findpairs", "init", "mi"):
+    for tool in ("dataset", "train-vae", "extract", "findpairs", "init-repo", "mi", "train-zc", "train-sent",
+                 "evaluate", "perform"):
         proc = run_tool(tool, "--help")
         assert "SYNOPSIS" in proc.stdout + proc.stderr, tool

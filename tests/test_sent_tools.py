@@ -21,7 +21,7 @@ def repo_dir(tmp_path_factory, tiny_model):
     d = tmp_path_factory.mktemp("sent")
     run_tool("extract", tiny_model, "--out", d / "latents.npz", "--limit", ROWS, "--quiet")
     run_tool("findpairs", d / "latents.npz", "--out", d / "pairs")
-    run_tool("init", d / "repo", d / "latents.npz", d / "pairs" / "pairs.npz")
+    run_tool("init-repo", d / "repo", d / "latents.npz", d / "pairs" / "pairs.npz")
     return d / "repo"
 
 
@@ -130,7 +130,7 @@ def test_bad_inputs(repo_dir, tiny_model, tmp_path):
     arrays = load_npz(repo_dir.parent / "latents.npz")
     arrays["latent_codes"] = arrays["latent_codes"][:, :16].copy()
     save_npz(d / "latents.npz", **arrays)
-    run_tool("init", d / "repo", d / "latents.npz", repo_dir.parent / "pairs" / "pairs.npz")
+    run_tool("init-repo", d / "repo", d / "latents.npz", repo_dir.parent / "pairs" / "pairs.npz")
     run_tool("mi", d / "repo", "--attribute", RHYTHM, "--max-samples", 300)
     run_tool("train-zc", d / "repo", "--attribute", RHYTHM, "--epochs", 1, "--max-pairs", 300)
     _fails("train-sent", d / "repo", tiny_model, "--attribute", RHYTHM, "--epochs", 1,

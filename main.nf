@@ -1,0 +1,78 @@
+#!/usr/bin/env nextflow
+// SeNT on dMelodies: VAE models x attributes -> traversal functions, evaluated and tabulated.
+// This file only wires the processes of modules/; each runs one bin/ tool.
+nextflow.enable.dsl = 2
+
+include { DATASET                  } from './modules/dataset'
+include { TRAIN_VAE                } from './modules/train_vae'
+include { EXTRACT                  } from './modules/extract'
+include { FINDPAIRS                } from './modules/findpairs'
+include { INIT                     } from './modules/init'
+include { MI                       } from './modules/mi'
+include { TRAIN_ZC                 } from './modules/train_zc'
+include { TRAIN_SENT               } from './modules/train_sent'
+include { EVALUATE                 } from './modules/evaluate'
+include { PERFORM; PERFORM_SETTING } from './modules/perform'
+include { TABLES                   } from './modules/tables'
+
+def splitSeed(String modelId) { (modelId =~ /_r_(\d+)$/)[0][1] as int }
+def settingOf(String modelId) { modelId.replaceAll(/_r_\d+$/, '') }
+
+workflow {
+    if (params.help) {
+        log.info(new File("${projectDir}/docs/params.txt").text)
+        return
+    }
+    def attributes = params.attributes.toString().tokenize(',').collect { it.trim() as int }
+
+    // models: trained here (--train_vae id,id,...) or model files (--models glob)
+    if (params.train_vae) {
+        DATASET()
+        models = TRAIN_VAE(Channel.fromList(params.train_vae.tokenize(',')), DATASET.out.npz).model
+    } else {
+        models = Channel.fromPath(params.models, checkIfExists: true).map { f -> tuple(f.baseName, f) }
+    }
+
+    EXTRACT(models)
+
+    // pairs: once per split seed; per model only when the extraction is limited to a prefix
+    if (params.extract_limit) {
+        FINDPAIRS(EXTRACT.out.latents.map { id, npz -> tuple(id, splitSeed(id), npz) })
+        repo_in = EXTRACT.out.latents.join(FINDPAIRS.out.pairs)
+    } else {
+        FINDPAIRS(models.map { id, f -> splitSeed(id) }.unique().map { s -> tuple("seed_${s}", s, []) })
+        repo_in = EXTRACT.out.latents
+            .map { id, npz -> tuple("seed_${splitSeed(id)}", id, npz) }
+            .combine(FINDPAIRS.out.pairs, by: 0)
+            .map { key, id, npz, pairs -> tuple(id, npz, pairs) }
+    }
+    INIT(repo_in)
+
+    // one chain per (model, attribute)
+    per_attribute = INIT.out.config.combine(Channel.fromList(attributes))
+    MI(per_attribute)
+    TRAIN_ZC(per_attribute)
+    repos = INIT.out.config.join(models)   // (id, config, model)
+    TRAIN_SENT(
+        repos.combine(MI.out.index, by: 0)
+            .map { id, config, model, k, corr, uncorr -> tuple([id, k], config, model, corr, uncorr) }
+            .join(TRAIN_ZC.out.model.map { id, k, zc -> tuple([id, k], zc) })
+            .map { key, config, model, corr, uncorr, zc -> tuple(key[0], key[1], config, model, corr, uncorr, zc) }
+    )
+    EVALUATE(
+        TRAIN_SENT.out.model.combine(repos, by: 0)
+            .map { id, k, sent, config, model -> tuple(id, k, config, model, sent) }
+    )
+
+    // per model, pooled per setting, and the paper's tables
+    PERFORM(
+        EVALUATE.out.predictions
+            .map { id, cp, sp, z2 -> tuple(id, [cp, sp, z2]) }
+            .groupTuple(size: attributes.size())
+            .join(INIT.out.config)
+            .map { id, files, config -> tuple(id, config, files.flatten()) }
+    )
+    PERFORM_SETTING(PERFORM.out.results.map { id, dir -> tuple(settingOf(id), dir) }.groupTuple())
+    TABLES(PERFORM.out.results.map { id, dir -> dir }.collect(),
+           params.reference ? file(params.reference, checkIfExists: true) : [])
+}

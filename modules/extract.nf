@@ -1,0 +1,17 @@
+process EXTRACT {
+    tag "${model_id}"
+    label 'medium'
+
+    input:
+    tuple val(model_id), path(model)
+
+    output:
+    tuple val(model_id), path("${model_id}.latents.npz"), emit: latents
+
+    script:
+    def limit = params.extract_limit ? "--limit ${params.extract_limit}" : ''
+    def mean = params.extract_mean ? '--mean' : ''
+    """
+    extract ${model} --out ${model_id}.latents.npz ${limit} ${mean} --threads ${task.cpus} --quiet
+    """
+}

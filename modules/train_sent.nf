@@ -1,0 +1,20 @@
+process TRAIN_SENT {
+    tag "${model_id}:${attribute}"
+    label 'sent'
+
+    input:
+    tuple val(model_id), val(attribute), path(config), path(model), path(corr), path(uncorr), path(zc)
+
+    output:
+    tuple val(model_id), val(attribute), path("repo/sent_${attribute}.model"), emit: model
+    path "repo/train_${attribute}.csv", emit: log
+
+    script:
+    def pairs = params.max_pairs ? "--max-pairs ${params.max_pairs}" : ''
+    """
+    mkdir repo && cp -L ${config} repo/config.json && cp -L ${corr} ${uncorr} ${zc} repo/
+    train-sent repo ${model} --attribute ${attribute} --variant '${params.variant}' --epochs ${params.sent_epochs} \\
+        --batch-size ${params.batch_size} --lr ${params.sent_lr} --lambdas ${params.lambdas} ${pairs} \\
+        --threads ${task.cpus}
+    """
+}

@@ -1,0 +1,91 @@
+"""The real Nextflow pipeline: `-profile test` end to end, and -resume after a killed run."""
+
+import csv
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from helpers import ROOT, nextflow_command, read_trace
+
+pytestmark = pytest.mark.nextflow
+N_TASKS = 16  # dataset, train-vae, extract, findpairs, init, 2 x (mi, train-zc, train-sent, evaluate), 3 reports
+
+
+def test_nextflow_version():
+    proc = subprocess.run(nextflow_command("-version"), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "version 24.10.8" in proc.stdout
+
+
+def test_help_lists_parameters():
+    proc = subprocess.run(nextflow_command("run", ROOT / "main.nf", "--help"), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for param in ("--train_vae", "--variant", "--sent_epochs", "--max_pairs", "--queue"):
+        assert param in proc.stdout
+
+
+def check_outputs(outdir, model_id="s2-VAE_b_0.2_c_50.0_g_10.0_r_0"):
+    perform = outdir / "models" / model_id / "perform.csv"
+    rows = list(csv.reader(perform.open()))
+    assert rows[0] == ["measure", "rhythm_bar1", "rhythm_bar2"]
+    assert [r[0] for r in rows[1:5]] == ["deltaTarget", "valid", "c:r^2", "r:r^2"]
+    valid = [float(v) for v in rows[2][1:]]
+    assert all(0.0 <= v <= 1.0 for v in valid)
+    for name in ("table-r2.csv", "table-valid.csv"):
+        (line,) = (outdir / "tables" / name).read_text().splitlines()
+        setting, *values = line.split(",")
+        assert setting == "s2-VAE_b_0.2_c_50.0_g_10.0" and len(values) == 9
+        values = [float(v) for v in values]
+        assert np.isnan(values[0]) and np.isnan(values[8])  # attributes not run
+        if name == "table-valid.csv":
+            assert 0.0 <= values[3] <= 1.0 and 0.0 <= values[4] <= 1.0
+    comparison = list(csv.DictReader((outdir / "tables" / "comparison.csv").open()))
+    assert [r["attribute"] for r in comparison] == ["rhythm_bar1", "rhythm_bar2"]
+    assert abs(float(comparison[0]["r2_reference"]) - 0.98083) < 1e-4
+    for stem in ("target_vs_achieved", "deviation", "untargeted"):
+        for d in (outdir / "models" / model_id, outdir / "settings" / "s2-VAE_b_0.2_c_50.0_g_10.0"):
+            assert (d / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+            assert (d / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
+    assert (outdir / "vae" / f"{model_id}.pt").exists()
+    assert len(list((outdir / "pairs" / model_id).glob("p_*.csv"))) == 9
+    assert list((outdir / "pipeline_info").glob("report-*.html"))
+
+
+def test_test_profile_end_to_end_then_resume_after_kill(tmp_path):
+    outdir = tmp_path / "results"
+    first, second = tmp_path / "trace1.txt", tmp_path / "trace2.txt"
+    base = ["run", ROOT / "main.nf", "-profile", "test", "--outdir", outdir, "-work-dir", tmp_path / "work"]
+    # first run: killed once a few tasks have completed
+    proc = subprocess.Popen(nextflow_command(*base, "-with-trace", first), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if first.exists() and sum(r["status"] == "COMPLETED" for r in read_trace(first)) >= 5:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, "the run finished before it could be killed:\n" + proc.stdout.read()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    done_first = {r["hash"] for r in read_trace(first) if r["status"] == "COMPLETED"}
+    assert 5 <= len(done_first) < N_TASKS
+
+    # resume: the finished tasks come from the cache, only the rest run
+    resumed = subprocess.run(nextflow_command(*base, "-with-trace", second, "-resume"), cwd=tmp_path,
+                             capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    records = read_trace(second)
+    cached = {r["hash"] for r in records if r["status"] == "CACHED"}
+    executed = [r for r in records if r["status"] == "COMPLETED"]
+    assert cached == done_first
+    assert len(executed) == N_TASKS - len(done_first)
+    check_outputs(outdir)
+
+    # a second resume re-executes nothing
+    again = subprocess.run(nextflow_command(*base, "-with-trace", tmp_path / "trace3.txt", "-resume"),
+                           cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr
+    statuses = [r["status"] for r in read_trace(tmp_path / "trace3.txt")]
+    assert statuses == ["CACHED"] * N_TASKS
