@@ -1,0 +1,67 @@
+"""SeNT training step: true perceptual loss (VAE decoder + attribute extractor) vs simulated
+(surrogate only), and the share of the true-loss step spent in attribute extraction.
+
+The decoder's cost does not depend on its weights, so a freshly initialised VAE is used unless
+--model is given. usage: python bench/bench_sent.py [--model prebuilt/vae/<id>.pt] [--threads 1]
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from sent.repository import Repository
+from sent.traversal import Perception, SentOptions, train_sent
+from sent.vae import VAE, ModelSpec, load_model, save_model
+
+BIN = Path(__file__).resolve().parents[1] / "bin"
+
+
+def tool(*args):
+    subprocess.run([sys.executable, str(BIN / args[0]), *map(str, args[1:])], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pairs", type=int, default=6400, help="training pairs (100 batches of 64)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    attribute = 3
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = Path(args.model) if args.model else tmp / "s2-VAE_b_0.2_c_50.0_g_10.0_r_0.pt"
+        if not args.model:
+            save_model(VAE(ModelSpec.parse(model.stem)), model, {"id": model.stem,
+                       "split": {"seed": 0, "fractions": [0.7, 0.05, 0.25]}})
+        tool("extract", model, "--out", tmp / "latents.npz", "--limit", 60_000, "--quiet")
+        tool("findpairs", tmp / "latents.npz", "--out", tmp / "pairs", "--attribute", attribute)
+        tool("init-repo", tmp / "repo", tmp / "latents.npz", tmp / "pairs" / "pairs.npz")
+        tool("mi", tmp / "repo", "--attribute", attribute, "--max-samples", 2000)
+        tool("train-zc", tmp / "repo", "--attribute", attribute, "--epochs", 1)
+        repo = Repository(tmp / "repo")
+        vae, _ = load_model(model)
+        Perception(repo, vae, attribute).attributes(torch.zeros(4, 32))  # compile the extractor
+        results = {}
+        for simulate in (False, True):
+            opts = SentOptions(epochs=2, max_pairs=args.pairs, simulate=simulate)
+            start = time.perf_counter()
+            summary = train_sent(repo, attribute, vae, opts)
+            elapsed = time.perf_counter() - start
+            steps = 2 * -(-min(args.pairs, len(repo.pair_indices(attribute))) // 64)
+            results[simulate] = (steps / elapsed, summary["extract_seconds"] / elapsed)
+    true_rate, share = results[False]
+    sim_rate, _ = results[True]
+    print(f"threads {args.threads}, batch 64, {args.pairs:,} pairs x 2 epochs")
+    print(f"true perceptual loss: {true_rate:,.0f} steps/s; attribute extraction {100 * share:.2f}% of the time")
+    print(f"simulated loss:       {sim_rate:,.0f} steps/s ({sim_rate / true_rate:.1f}x faster)")
+
+
+if __name__ == "__main__":
+    main()
