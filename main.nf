@@ -67,10 +67,9 @@ workflow {
     // per model, pooled per setting, and the paper's tables
     PERFORM(
         EVALUATE.out.predictions
-            .map { id, cp, sp, z2 -> tuple(id, [cp, sp, z2]) }
             .groupTuple(size: attributes.size())
             .join(INIT.out.config)
-            .map { id, files, config -> tuple(id, config, files.flatten()) }
+            .map { id, dirs, config -> tuple(id, config, dirs) }
     )
     PERFORM_SETTING(PERFORM.out.results.map { id, dir -> tuple(settingOf(id), dir) }.groupTuple())
     TABLES(PERFORM.out.results.map { id, dir -> dir }.collect(),

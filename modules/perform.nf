@@ -5,14 +5,15 @@ process PERFORM {
     publishDir "${params.outdir}/models", mode: 'copy'
 
     input:
-    tuple val(model_id), path(config), path(predictions)
+    tuple val(model_id), path(config), path(evaluations)
 
     output:
     tuple val(model_id), path(model_id), emit: results
 
     script:
     """
-    mkdir ${model_id} && cp -L ${config} ${model_id}/config.json && cp -L ${predictions} ${model_id}/
+    mkdir ${model_id} && cp -L ${config} ${model_id}/config.json
+    for d in ${evaluations}; do cp -rL \$d/. ${model_id}/; done
     perform run ${model_id} --out ${model_id}
     """
 }

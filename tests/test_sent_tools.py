@@ -138,3 +138,43 @@ def test_bad_inputs(repo_dir, tiny_model, tmp_path):
     assert not (d / "repo" / f"sent_{RHYTHM}.model").exists()
     (tmp_path / "broken.csv").write_text("x")
     _fails("perform", "run", tmp_path, match="config.json: no such file")
+
+
+def test_baselines_follow_their_definitions(repo_dir):
+    from sent.baselines import baseline_codes
+    from sent.errors import SentError
+
+    repo = Repository(repo_dir)
+    k = RHYTHM
+    z1, a1, z2, a2 = repo.raw_pairs(k, "test")
+    assert np.array_equal(baseline_codes(repo, k, "identity"), z1)
+    assert np.array_equal(baseline_codes(repo, k, "oracle"), z2)
+    rows = np.unique(repo.pair_indices(k, "train").ravel())
+    z, a = repo.z[rows].astype(np.float64), repo.attributes[rows, k]
+    av = baseline_codes(repo, k, "attribute-vector")
+    p = int(np.flatnonzero(np.isin(a2[:, k], a) & np.isin(a1[:, k], a))[0])
+    want = z1[p] + z[a == a2[p, k]].mean(axis=0) - z[a == a1[p, k]].mean(axis=0)
+    assert np.allclose(av[p], want, atol=1e-5)
+    lin = baseline_codes(repo, k, "linear-direction")
+    w = np.linalg.lstsq(np.hstack([z, np.ones((len(z), 1))]), a.astype(float), rcond=None)[0][:-1]
+    assert np.allclose((lin - z1) @ w, a2[:, k] - a1[:, k], atol=1e-4)  # the fit predicts the requested change
+    reg = baseline_codes(repo, k, "regularised-dimension")
+    others = [d for d in range(32) if d != k]
+    assert np.array_equal(reg[:, others], z1[:, others])
+    assert reg[p, k] == pytest.approx(np.median(z[a == a2[p, k], k]))
+    repo.config["model_id"] = "beta-VAE_b_1.0_c_50.0_r_0"
+    with pytest.raises(SentError, match="not defined for beta-VAE"):
+        baseline_codes(repo, k, "regularised-dimension")
+
+
+def test_evaluate_baselines_and_tables(repo_dir, tiny_model, tmp_path):
+    run_tool("evaluate", repo_dir, tiny_model, "--attribute", RHYTHM, "--baselines")
+    for method in ("identity", "oracle", "attribute-vector", "linear-direction", "regularised-dimension"):
+        cp = np.loadtxt(repo_dir / "baselines" / method / f"cp_{RHYTHM}.csv", delimiter=",", skiprows=1, ndmin=2)
+        assert cp.shape == (len(Repository(repo_dir).pair_indices(RHYTHM, "test")), 9)
+    run_tool("perform", "tables", repo_dir, "--out", tmp_path)
+    rows = (tmp_path / "baselines.csv").read_text().splitlines()
+    assert rows[0].startswith("setting,attribute,sent_r2,sent_valid,identity_r2")
+    assert rows[1].split(",")[:2] == ["s2-VAE_b_0.2_c_50.0_g_10.0", "rhythm_bar1"]
+    run_tool("perform", "run", repo_dir, "--method", "oracle", "--out", tmp_path / "oracle")
+    assert (tmp_path / "oracle" / "perform.csv").exists()

@@ -15,7 +15,8 @@ import numpy as np
 from sent.errors import SentError
 from sent.io import atomic_path, load_json
 from sent.repository import Repository
-from sent.traversal import read_predictions
+from sent.baselines import BASELINES
+from sent.traversal import predictions_dir, read_predictions
 
 
 def pair_attributes(repo: Repository, attribute: int):
@@ -53,20 +54,22 @@ def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: i
     return out
 
 
-def load_results(repo_dirs, attribute: int, with_codes: bool = False):
-    """Pooled (a1, a2, ap[, sp, z2]) of one attribute over repositories, and their common fRange."""
+def load_results(repo_dirs, attribute: int, with_codes: bool = False, method: str = "sent"):
+    """Pooled (a1, a2, ap[, sp, z2]) of one attribute and method over repositories, and their
+    common fRange."""
     a1s, a2s, aps, sps, z2s, ranges = [], [], [], [], [], []
     for d in repo_dirs:
         repo = Repository(d)
         a1, a2 = pair_attributes(repo, attribute)
-        ap = read_predictions(d, attribute)
+        ap = read_predictions(d, attribute, method)
         if ap.shape != a1.shape:
-            raise SentError(f"{Path(d) / f'cp_{attribute}.csv'}: {ap.shape[0]} rows x {ap.shape[1]} columns, "
+            raise SentError(f"{predictions_dir(d, method) / f'cp_{attribute}.csv'}: {ap.shape[0]} rows x "
+                            f"{ap.shape[1]} columns, "
                             f"but the repository has {a1.shape[0]} test pairs x {a1.shape[1]} attributes")
         a1s.append(a1), a2s.append(a2), aps.append(ap), ranges.append(repo.config["fRange"])
         if with_codes:
-            sps.append(np.loadtxt(Path(d) / f"sp_{attribute}.csv", delimiter=",", ndmin=2))
-            z2s.append(np.loadtxt(Path(d) / f"z2_{attribute}.csv", delimiter=",", ndmin=2))
+            sps.append(np.loadtxt(predictions_dir(d, method) / f"sp_{attribute}.csv", delimiter=",", ndmin=2))
+            z2s.append(np.loadtxt(predictions_dir(d, method) / f"z2_{attribute}.csv", delimiter=",", ndmin=2))
     lo = np.min([r[0] for r in ranges], axis=0)
     hi = np.max([r[1] for r in ranges], axis=0)
     pooled = [np.concatenate(a1s), np.concatenate(a2s), np.concatenate(aps)]
@@ -75,13 +78,13 @@ def load_results(repo_dirs, attribute: int, with_codes: bool = False):
     return pooled, [lo.tolist(), hi.tolist()]
 
 
-def perform(repo_dirs, attributes=None) -> dict:
+def perform(repo_dirs, attributes=None, method: str = "sent") -> dict:
     """Scores per target attribute (index -> dict) over one or several pooled repositories."""
     names = load_json(Path(repo_dirs[0]) / "config.json")["fNames"]
     attributes = range(len(names)) if attributes is None else attributes
     results = {}
     for k in attributes:
-        (a1, a2, ap, sp, z2), f_range = load_results(repo_dirs, k, with_codes=True)
+        (a1, a2, ap, sp, z2), f_range = load_results(repo_dirs, k, with_codes=True, method=method)
         results[k] = scores(a1, a2, ap, f_range, k, sp, z2)
         results[k]["a"] = (a1, a2, ap)
         results[k]["f_range"] = f_range
@@ -110,20 +113,39 @@ def setting_of(repo_dir) -> str:
 
 
 def gather_tables(repo_dirs) -> dict:
-    """{setting: {attribute: scores}} with the seeds of each setting pooled; only attributes
-    evaluated in every repository of the setting."""
+    """{setting: {"scores": {attribute: scores}, "baselines": {method: {attribute: scores}}, ...}}
+    with the seeds of each setting pooled; only attributes evaluated in every repository of the
+    setting."""
     groups: dict[str, list] = {}
     for d in repo_dirs:
         groups.setdefault(setting_of(d), []).append(d)
     tables = {}
     for setting, dirs in sorted(groups.items()):
         names = load_json(Path(dirs[0]) / "config.json")["fNames"]
-        done = [k for k in range(len(names)) if all((Path(d) / f"cp_{k}.csv").exists() for d in dirs)]
-        tables[setting] = {"seeds": len(dirs), "names": names, "scores": {}}
-        for k in done:
-            (a1, a2, ap), f_range = load_results(dirs, k)
-            tables[setting]["scores"][k] = scores(a1, a2, ap, f_range, k)
+        tables[setting] = {"seeds": len(dirs), "names": names, "scores": {}, "baselines": {}}
+        for method in ("sent", *BASELINES):
+            done = [k for k in range(len(names))
+                    if all((predictions_dir(d, method) / f"cp_{k}.csv").exists() for d in dirs)]
+            target = tables[setting]["scores"] if method == "sent" else \
+                tables[setting]["baselines"].setdefault(method, {})
+            for k in done:
+                (a1, a2, ap), f_range = load_results(dirs, k, method=method)
+                target[k] = scores(a1, a2, ap, f_range, k)
     return tables
+
+
+def baseline_rows(tables: dict) -> list[dict]:
+    """Per setting and attribute: SeNT and every baseline's R^2 and valid fraction side by side."""
+    rows = []
+    for setting, t in tables.items():
+        for k, s in sorted(t["scores"].items()):
+            row = {"setting": setting, "attribute": t["names"][k], "sent_r2": s["r2"], "sent_valid": s["valid"]}
+            for method in BASELINES:
+                b = t["baselines"].get(method, {}).get(k)
+                row[f"{method}_r2"] = b["r2"] if b else float("nan")
+                row[f"{method}_valid"] = b["valid"] if b else float("nan")
+            rows.append(row)
+    return rows
 
 
 def write_table(path, tables: dict, key: str, n_attributes: int = 9) -> None:

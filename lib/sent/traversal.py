@@ -130,7 +130,7 @@ class Perception:
 
     @torch.no_grad()
     def attributes(self, zn: torch.Tensor) -> np.ndarray:
-        """All 9 decoded attributes (B, 9) of normalised codes, -1 = invalid."""
+        """All 9 decoded attributes (B, 9) of normalised codes, -1 = invalid; times the extractor."""
         tokens = self.vae.decode_tokens(self.repo.denormalise_z(zn.detach().float()))
         start = time.perf_counter()
         attrs = extract_attributes(tokens)
@@ -293,32 +293,42 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
 # ---------------------------------------------------------------- prediction
 
 @torch.no_grad()
+def decode_attributes(vae, z: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Attributes (N, 9) of the melodies the VAE decodes from raw latent codes (N, D)."""
+    out = [extract_attributes(vae.decode_tokens(torch.as_tensor(z[s:s + batch_size], dtype=torch.float32)))
+           for s in range(0, len(z), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, 9), dtype=np.int64)
+
+
+@torch.no_grad()
 def predict(repo: Repository, attribute: int, vae, batch_size: int = 4096):
     """Test-pair predictions: (de-normalised SentNet codes, de-normalised z2, decoded attributes)."""
     net, meta = load_sent(repo, attribute)
+    Perception(repo, vae, attribute)  # checks that the model fits the repository
     one_hot = meta["options"]["one_hot"]
     z1, c1, z2, c2 = _pairs_tensors(repo, attribute, "test")
-    perception = Perception(repo, vae, attribute)
-    sp, cp = [], []
-    for start in range(0, len(z1), batch_size):
-        s = slice(start, start + batch_size)
-        out = net(z1[s], encode_attribute(c1[s], attribute, one_hot), encode_attribute(c2[s], attribute, one_hot))
-        sp.append(repo.denormalise_z(out))
-        cp.append(perception.attributes(out))
-    return torch.cat(sp).numpy(), repo.denormalise_z(z2).numpy(), np.concatenate(cp)
+    out = net(z1, encode_attribute(c1, attribute, one_hot), encode_attribute(c2, attribute, one_hot))
+    sp = repo.denormalise_z(out).numpy()
+    return sp, repo.denormalise_z(z2).numpy(), decode_attributes(vae, sp, batch_size)
 
 
-def write_predictions(repo: Repository, attribute: int, sp, z2, cp) -> None:
+def predictions_dir(repo_dir, method: str = "sent") -> Path:
+    """Where a method's sp/z2/cp files live: the repository itself for SeNT, else baselines/<method>."""
+    return Path(repo_dir) if method == "sent" else Path(repo_dir) / "baselines" / method
+
+
+def write_predictions(out_dir, names, attribute: int, sp, z2, cp) -> None:
     """sp_<f>.csv, z2_<f>.csv (latent codes) and cp_<f>.csv (integer attributes, header = names)."""
+    out_dir = Path(out_dir)
     for name, z in (("sp", sp), ("z2", z2)):
-        with atomic_path(repo.path(f"{name}_{attribute}.csv"), ".csv") as tmp:
+        with atomic_path(out_dir / f"{name}_{attribute}.csv", ".csv") as tmp:
             np.savetxt(tmp, z, delimiter=",", fmt="%.7g")
-    with atomic_path(repo.path(f"cp_{attribute}.csv"), ".csv") as tmp:
-        np.savetxt(tmp, cp, delimiter=",", fmt="%d", header=",".join(repo.names), comments="")
+    with atomic_path(out_dir / f"cp_{attribute}.csv", ".csv") as tmp:
+        np.savetxt(tmp, cp, delimiter=",", fmt="%d", header=",".join(names), comments="")
 
 
-def read_predictions(repo_dir, attribute: int) -> np.ndarray:
-    path = Path(repo_dir) / f"cp_{attribute}.csv"
+def read_predictions(repo_dir, attribute: int, method: str = "sent") -> np.ndarray:
+    path = predictions_dir(repo_dir, method) / f"cp_{attribute}.csv"
     if not path.exists():
         raise SentError(f"{path}: no such file (run evaluate first)")
     try:
