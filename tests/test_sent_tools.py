@@ -178,3 +178,66 @@ def test_evaluate_baselines_and_tables(repo_dir, tiny_model, tmp_path):
     assert rows[1].split(",")[:2] == ["s2-VAE_b_0.2_c_50.0_g_10.0", "rhythm_bar1"]
     run_tool("perform", "run", repo_dir, "--method", "oracle", "--out", tmp_path / "oracle")
     assert (tmp_path / "oracle" / "perform.csv").exists()
+
+
+ARP = 5
+
+
+@pytest.fixture(scope="module")
+def arp_repo(repo_dir, tiny_model):
+    """The repository with a (briefly) trained traversal function for arp_chord1."""
+    run_tool("mi", repo_dir, "--attribute", ARP, "--max-samples", 200)
+    run_tool("train-zc", repo_dir, "--attribute", ARP, "--epochs", 1)
+    run_tool("train-sent", repo_dir, tiny_model, "--attribute", ARP, "--epochs", 1, "--variant", "s")
+    return repo_dir
+
+
+def test_traverse_sweep_files_and_json(arp_repo, tiny_model, tmp_path):
+    repo_dir, arp = arp_repo, ARP
+    out = tmp_path / "sweep"
+    run_tool("traverse", 12345, tiny_model, repo_dir, "arp_chord1", "--sweep", "--out", out)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["arp_chord1_down.mid", "arp_chord1_down.musicxml", "arp_chord1_up.mid",
+                     "arp_chord1_up.musicxml", "original.mid", "original.musicxml", "pianoroll.png", "traverse.json"]
+    report = json.loads((out / "traverse.json").read_text())
+    assert [e["name"] for e in report["edits"]] == ["up", "down"]
+    from sent import data
+    from sent.attributes import extract_attributes
+    from sent.music import read_midi_tokens
+
+    original = data.melody_tokens(data.factors_of([12345]))[0]
+    assert report["original"]["tokens"] == original.tolist()
+    assert np.array_equal(read_midi_tokens(out / "original.mid"), original)
+    for edit in report["edits"]:
+        got = extract_attributes(np.array([edit["tokens"]]))[0]
+        assert edit["achieved"] == bool(got[arp] == ["up", "down"].index(edit["name"]))
+    assert (out / "pianoroll.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_traverse_inputs_and_errors(arp_repo, tiny_model, tmp_path):
+    repo_dir = arp_repo
+    from sent import data
+    from sent.music import write_melody
+
+    tokens = data.melody_tokens(data.factors_of([4242]))[0]
+    write_melody(tokens, tmp_path / "in.mid")
+    run_tool("traverse", tmp_path / "in.mid", tiny_model, repo_dir, "arp_chord1", "--value", "down",
+             "--out", tmp_path / "a")
+    run_tool("traverse", ",".join(map(str, tokens)), tiny_model, repo_dir, ARP, "--value", "down",
+             "--out", tmp_path / "b")
+    a = json.loads((tmp_path / "a" / "traverse.json").read_text())
+    b = json.loads((tmp_path / "b" / "traverse.json").read_text())
+    assert a["original"]["tokens"] == b["original"]["tokens"] == tokens.tolist()
+    assert a["edits"] == b["edits"]
+    _fails("traverse", 4242, tiny_model, repo_dir, "scale", "--value", "dorian",
+           match="unknown value 'dorian'; valid: major, minor, blues")
+    from music21 import note, stream
+
+    s = stream.Stream([note.Note("C4", quarterLength=0.75)])
+    s.write("midi", fp=str(tmp_path / "offgrid.mid"))
+    _fails("traverse", tmp_path / "offgrid.mid", tiny_model, repo_dir, ARP, "--value", "up",
+           match="does not fit the 16-slot eighth-note grid")
+    s = stream.Stream([note.Note("C2", quarterLength=0.5)])
+    s.write("midi", fp=str(tmp_path / "low.mid"))
+    _fails("traverse", tmp_path / "low.mid", tiny_model, repo_dir, ARP, "--value", "up", match="not in the vocabulary")
+    _fails("traverse", 4242, tiny_model, repo_dir, ARP, match="give either --value")

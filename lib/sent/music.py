@@ -46,3 +46,45 @@ def write_melody(tokens, path, fmt: str | None = None, title: str | None = None)
     with atomic_path(path, path.suffix) as tmp:
         score.write(fmt, fp=str(tmp))
     return path
+
+
+def read_midi_tokens(path) -> np.ndarray:
+    """A MIDI (or MusicXML) melody quantised to the 16-slot eighth-note grid -> 16 tokens.
+
+    Every note must start on an eighth-note slot within the first two 4/4 bars, last a whole number
+    of slots, not overlap another note and have a pitch of the vocabulary; otherwise a clear error.
+    """
+    from music21 import converter
+
+    from sent.data import MIDI_TOKEN, SEQ_LEN, SLUR, TOKEN_NAMES
+    from sent.errors import SentError
+
+    path = Path(path)
+    if not path.is_file():
+        raise SentError(f"{path}: no such file")
+    try:
+        score = converter.parse(str(path))
+    except Exception as exc:  # music21 raises many types for unreadable files
+        raise SentError(f"{path}: not a readable MIDI/MusicXML file ({type(exc).__name__})") from None
+    tokens = np.full(SEQ_LEN, REST, dtype=np.int64)
+    taken = np.zeros(SEQ_LEN, dtype=bool)
+    for element in score.flatten().notes:
+        if element.isChord:
+            raise SentError(f"{path}: a chord at quarter {float(element.offset)}; melodies are monophonic")
+        start = float(element.offset) / SLOT_QUARTER_LENGTH
+        length = float(element.quarterLength) / SLOT_QUARTER_LENGTH
+        if start != int(start) or length != int(length) or length < 1 or start + length > SEQ_LEN:
+            raise SentError(f"{path}: note {element.nameWithOctave} at quarter {float(element.offset)} lasting "
+                            f"{float(element.quarterLength)} does not fit the 16-slot eighth-note grid (2 bars of 4/4)")
+        start, length = int(start), int(length)
+        midi = element.pitch.midi
+        token = MIDI_TOKEN[midi] if 0 <= midi < len(MIDI_TOKEN) else -1
+        if token < 0:
+            raise SentError(f"{path}: pitch {element.nameWithOctave} is not in the vocabulary "
+                            f"({', '.join(TOKEN_NAMES[2:])})")
+        if taken[start:start + length].any():
+            raise SentError(f"{path}: overlapping notes at quarter {float(element.offset)}")
+        tokens[start] = token
+        tokens[start + 1:start + length] = SLUR
+        taken[start:start + length] = True
+    return tokens

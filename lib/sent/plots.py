@@ -102,3 +102,37 @@ def untargeted_heatmap(results: dict, names, title: str, stem: Path) -> list[Pat
     fig.colorbar(im, ax=ax, label="mean |cp - c1| (normalised)")
     fig.tight_layout()
     return _save(fig, stem)
+
+
+def piano_roll(melodies: list, labels: list, title: str, path: Path) -> Path:
+    """One row per melody: 16 slots x pitch, notes as bars (slurs extend them). PNG."""
+    from sent.data import FIRST_UNUSED_TOKEN, REST, TOKEN_MIDI
+
+    plt = _plt()
+    fig, axes = plt.subplots(len(melodies), 1, figsize=(7, 1.6 * len(melodies)), squeeze=False, sharex=True)
+    for ax, tokens, label in zip(axes[:, 0], melodies, labels):
+        pitch, start = None, 0
+        events = []
+        for slot, tok in enumerate(list(tokens) + [REST]):
+            holds = tok == 1 or tok >= FIRST_UNUSED_TOKEN
+            if holds and pitch is not None and slot < len(tokens):
+                continue
+            if pitch is not None:
+                events.append((start, slot - start, pitch))
+            pitch, start = (int(TOKEN_MIDI[tok]), slot) if 2 <= tok < FIRST_UNUSED_TOKEN else (None, slot)
+        for s, length, p in events:
+            ax.broken_barh([(s, length - 0.1)], (p - 0.4, 0.8), color="tab:blue")
+        if events:
+            lo, hi = min(e[2] for e in events), max(e[2] for e in events)
+            ax.set_ylim(lo - 2, hi + 2)
+        ax.set_xlim(0, 16)
+        ax.axvline(8, color="grey", lw=0.6)
+        ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+        ax.tick_params(labelsize=6)
+    axes[-1, 0].set_xlabel("eighth-note slot")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
