@@ -1,5 +1,5 @@
 // SeNT and (with params.baselines) the baselines on one attribute's test pairs, gathered in
-// eval_<k>/ in the repository layout: cp/sp/z2_<k>.csv and baselines/<method>/*_<k>.csv.
+// eval_<k>/ in the repository layout: cp/sp/z2_<k>.csv, baselines/<method>/*_<k>.csv, examples/.
 process EVALUATE {
     tag "${model_id}:${attribute}"
     label 'small'
@@ -14,8 +14,8 @@ process EVALUATE {
     def baselines = params.baselines ? '--baselines' : ''
     """
     mkdir repo && cp -L ${config} repo/config.json && cp -L ${sent} repo/
-    evaluate repo ${model} --attribute ${attribute} ${baselines} --threads ${task.cpus}
+    evaluate repo ${model} --attribute ${attribute} ${baselines} --examples ${params.examples} --threads ${task.cpus}
     mkdir eval_${attribute} && mv repo/*_${attribute}.csv eval_${attribute}/
-    if [ -d repo/baselines ]; then mv repo/baselines eval_${attribute}/; fi
+    for d in baselines examples; do if [ -d repo/\$d ]; then mv repo/\$d eval_${attribute}/; fi; done
     """
 }

@@ -1,17 +1,19 @@
 process TABLES {
     label 'small'
-    publishDir "${params.outdir}/tables", mode: 'copy'
+    publishDir "${params.outdir}/tables", mode: 'copy', pattern: '*.csv'
+    publishDir "${params.outdir}", mode: 'copy', pattern: 'report.html'
 
     input:
     path model_dirs
     path reference
 
     output:
-    path '*.csv'
+    path '*.csv', emit: tables
+    path 'report.html', emit: report
 
     script:
     def compare = reference ? "--reference ${reference}" : ''
     """
-    perform tables ${model_dirs} --out . ${compare}
+    perform tables ${model_dirs} --out . ${compare} --report report.html --link-prefix models
     """
 }

@@ -52,6 +52,7 @@ def check_outputs(outdir, model_id="s2-VAE_b_0.2_c_50.0_g_10.0_r_0"):
     assert (outdir / "vae" / f"{model_id}.pt").exists()
     assert len(list((outdir / "pairs" / model_id).glob("p_*.csv"))) == 9
     assert list((outdir / "pipeline_info").glob("report-*.html"))
+    assert "SeNT and the baselines" in (outdir / "report.html").read_text()
     header = (outdir / "tables" / "baselines.csv").read_text().splitlines()[0]
     assert "attribute-vector_r2" in header and "regularised-dimension_valid" in header
     assert (outdir / "models" / model_id / "baselines" / "oracle" / "cp_3.csv").exists()

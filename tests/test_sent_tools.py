@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import run_tool
+from helpers import ROOT, run_tool
 from sent.io import load_npz, save_npz
 from sent.repository import Repository
 from sent.traversal import SentNet, SentOptions, ZtoC, load_sent, train_sent
@@ -14,6 +14,7 @@ from sent.vae import load_model
 
 ROWS = 30_000
 RHYTHM = 3
+ROOT_REFERENCE = ROOT / "prebuilt" / "reference"
 
 
 @pytest.fixture(scope="module")
@@ -241,3 +242,40 @@ def test_traverse_inputs_and_errors(arp_repo, tiny_model, tmp_path):
     s.write("midi", fp=str(tmp_path / "low.mid"))
     _fails("traverse", tmp_path / "low.mid", tiny_model, repo_dir, ARP, "--value", "up", match="not in the vocabulary")
     _fails("traverse", 4242, tiny_model, repo_dir, ARP, match="give either --value")
+
+
+def _chromium():
+    import shutil
+    import subprocess
+
+    if not shutil.which("chromium"):  # Debian's package, installed on first use like the SLURM test's
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True,
+                       env={**__import__("os").environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return shutil.which("chromium")
+
+
+def test_report_renders_in_a_real_browser(arp_repo, tiny_model, tmp_path):
+    import subprocess
+
+    run_tool("evaluate", arp_repo, tiny_model, "--attribute", ARP, "--baselines", "--examples", 2)
+    run_tool("perform", "run", arp_repo)
+    report = tmp_path / "report.html"
+    run_tool("perform", "tables", arp_repo, "--out", tmp_path, "--reference", ROOT_REFERENCE, "--report", report)
+    browser = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    dom = subprocess.run([*browser, "--virtual-time-budget=5000", "--dump-dom", report.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    import re
+
+    images = re.search(r'data-images="(\d+)/(\d+)"', dom)
+    assert images and images.group(1) == images.group(2) and int(images.group(1)) >= 3, dom[:500]
+    assert dom.count("<table>") == 2 and "arp_chord1" in dom and "attribute-vector R²" in dom
+    links = re.findall(r'href="([^"]+\.mid)"', dom)
+    assert len(links) == 6 and all((report.parent / link).resolve().exists() for link in links)
+    shot = tmp_path / "report.png"
+    subprocess.run([*browser, "--window-size=1200,1600", f"--screenshot={shot}", report.as_uri()],
+                   capture_output=True, timeout=120)
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape == (1600, 1200) and pixels.std() > 20  # text, tables and plots, not a blank page

@@ -335,3 +335,23 @@ def read_predictions(repo_dir, attribute: int, method: str = "sent") -> np.ndarr
         return np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
     except ValueError as exc:
         raise SentError(f"{path}: not an integer CSV ({exc})") from None
+
+
+@torch.no_grad()
+def write_examples(repo: Repository, attribute: int, vae, sp: np.ndarray) -> list[Path]:
+    """MIDI files of the first len(sp) test pairs: the start melody, the target example and SeNT's
+    edit, as examples/<attribute>_<n>_{start,target,sent}.mid."""
+    from sent.data import melody_tokens
+    from sent.music import write_melody
+
+    _, a1, _, a2 = repo.raw_pairs(attribute, "test")
+    edits = vae.decode_tokens(torch.as_tensor(sp, dtype=torch.float32)).numpy()
+    written = []
+    for n, edit in enumerate(edits):
+        name = f"{repo.names[attribute]}_{n}"
+        for kind, tokens in (("start", melody_tokens(a1[n:n + 1])[0]), ("target", melody_tokens(a2[n:n + 1])[0]),
+                             ("sent", edit)):
+            path = repo.path("examples") / f"{name}_{kind}.mid"
+            write_melody(tokens, path, title=f"{name} {kind}")
+            written.append(path)
+    return written

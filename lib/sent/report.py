@@ -1,0 +1,103 @@
+"""results/report.html: one self-contained page with the result tables, the comparison with the
+published tables and the baselines, every model's figures (embedded) and links to example MIDI."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+from pathlib import Path
+
+from sent.io import atomic_path
+
+FIGURES = ("target_vs_achieved", "untargeted", "deviation")
+
+_STYLE = """
+body { font-family: sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }
+th, td { border: 1px solid #bbb; padding: 3px 7px; text-align: right; }
+th { background: #eee; } td.name { text-align: left; }
+td.better { background: #d8f0d8; } td.worse { background: #f6dada; }
+img { max-width: 100%; border: 1px solid #ddd; margin: 4px 0; }
+.model { margin-top: 2em; }
+"""
+
+# The page counts its own decoded images, so a browser test can check that they really render.
+_IMAGE_CHECK = """
+window.addEventListener('load', function () {
+  var imgs = document.images, ok = 0;
+  for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
+  document.body.setAttribute('data-images', ok + '/' + imgs.length);
+});
+"""
+
+
+def _fmt(v) -> str:
+    return "–" if isinstance(v, float) and math.isnan(v) else (f"{v:.3f}" if isinstance(v, float) else html.escape(str(v)))
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str]], compare: dict | None = None) -> str:
+    """An HTML table; `compare` maps a column to the column it is compared against (colouring)."""
+    head = "".join(f"<th>{html.escape(title)}</th>" for _, title in columns)
+    body = []
+    for r in rows:
+        cells = []
+        for key, _ in columns:
+            v = r[key]
+            cls = "name" if isinstance(v, str) else ""
+            if compare and key in compare and isinstance(v, float) and not math.isnan(v):
+                other = r[compare[key]]
+                if isinstance(other, float) and not math.isnan(other):
+                    cls = "better" if v >= other else "worse"
+            cells.append(f'<td class="{cls}">{_fmt(v)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def write_report(path, comparison: list[dict], baselines: list[dict], model_dirs, link_prefix: str | None = None):
+    """Write the report. Example MIDI links point to <link_prefix>/<model>/examples/<file>, or
+    (link_prefix None) to the examples' paths relative to the report."""
+    path = Path(path)
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>SeNT results</title>"
+             f"<style>{_STYLE}</style><script>{_IMAGE_CHECK}</script></head><body>",
+             "<h1>SeNT results</h1>"]
+    if comparison:
+        parts += ["<h2>SeNT vs the published results</h2>",
+                  "<p>R² of the achieved attribute and the fraction of valid edits, seeds pooled per setting; "
+                  "reference: the authors' run1e (their valid figures divided by 3, see README). "
+                  "Green: at least the reference.</p>",
+                  _table(comparison, [("setting", "setting"), ("attribute", "attribute"), ("seeds", "seeds"),
+                                      ("r2", "R²"), ("r2_reference", "R² ref"),
+                                      ("valid", "valid"), ("valid_reference", "valid ref")],
+                         compare={"r2": "r2_reference", "valid": "valid_reference"})]
+    if baselines:
+        methods = [k[:-3] for k in baselines[0] if k.endswith("_r2")]
+        columns = [("setting", "setting"), ("attribute", "attribute")]
+        for m in methods:
+            columns += [(f"{m}_r2", f"{m} R²"), (f"{m}_valid", f"{m} valid")]
+        parts += ["<h2>SeNT and the baselines</h2>",
+                  "<p>Same models, test pairs, decoder, extractor and metrics. identity: z1 unchanged; "
+                  "oracle: z2; attribute-vector: mean code differences; linear-direction: a linear fit's "
+                  "direction; regularised-dimension: the attribute's own latent dim (not for beta-VAE).</p>",
+                  _table(baselines, columns)]
+    for d in sorted(Path(p) for p in model_dirs):
+        parts.append(f'<div class="model"><h2>{html.escape(d.name)}</h2>')
+        parts += [_image(d / f"{stem}.png") for stem in FIGURES if (d / f"{stem}.png").exists()]
+        examples = sorted((d / "examples").glob("*.mid")) if (d / "examples").is_dir() else []
+        if examples:
+            links = []
+            for f in examples:
+                href = f"{link_prefix}/{d.name}/examples/{f.name}" if link_prefix else os.path.relpath(f, path.parent)
+                links.append(f'<a href="{html.escape(href)}">{html.escape(f.stem)}</a>')
+            parts.append("<p>Example edits (start, target example, SeNT): " + " · ".join(links) + "</p>")
+        parts.append("</div>")
+    parts.append("</body></html>")
+    with atomic_path(path, ".html") as tmp:
+        tmp.write_text("\n".join(parts))
+    return path
