@@ -126,6 +126,7 @@ class Perception:
             raise SentError(f"model latent size {vae.encoder.mean[-1].out_features} does not match the "
                             f"repository's {repo.latent_dim}")
         self.repo, self.vae, self.attribute = repo, vae.eval(), attribute
+        extract_attributes(np.zeros((1, 16), dtype=np.int64))  # load the compiled extractor before timing
         self.extract_seconds = 0.0
 
     @torch.no_grad()
