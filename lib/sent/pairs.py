@@ -77,6 +77,17 @@ def brute_force_pairs(x: np.ndarray, attribute: int, threshold: float = 0.0, lim
     return _brute_force(np.ascontiguousarray(x, dtype=np.float64), attribute, limit, bound, categorical)
 
 
+@numba.njit(cache=True, inline="always")
+def _cost(values, point, col, v, skip, categorical):
+    """Distance contribution of value index v in column col; the searched attribute costs nothing."""
+    if col == skip:
+        return 0.0
+    diff = values[col, v] - point[col]
+    if categorical:
+        return 1.0 if diff != 0.0 else 0.0
+    return diff * diff
+
+
 @numba.njit(cache=True)
 def _reachable_cells(values, counts, strides, point, skip, budget, categorical, cells):
     """Fill `cells` with the codes of all cells within `budget` of `point` (depth-first over columns)."""
@@ -95,28 +106,12 @@ def _reachable_cells(values, counts, strides, point, skip, budget, categorical, 
             n_found += 1
             col -= 1
             continue
-        if col == skip:  # the searched attribute may take any value: one wildcard slot
-            if choice[col] == -1:
-                choice[col] = 0
-                spent[col + 1] = spent[col]
-                col += 1
-                if col < ncols:
-                    choice[col] = -1
-            else:
-                choice[col] = -1
-                col -= 1
-            continue
         v = choice[col] + 1
-        while v < counts[col]:
-            diff = values[col, v] - point[col]
-            cost = (1.0 if diff != 0.0 else 0.0) if categorical else diff * diff
-            if spent[col] + cost <= budget:
-                break
+        while v < counts[col] and spent[col] + _cost(values, point, col, v, skip, categorical) > budget:
             v += 1
         if v < counts[col]:
             choice[col] = v
-            diff = values[col, v] - point[col]
-            spent[col + 1] = spent[col] + ((1.0 if diff != 0.0 else 0.0) if categorical else diff * diff)
+            spent[col + 1] = spent[col] + _cost(values, point, col, v, skip, categorical)
             col += 1
             if col < ncols:
                 choice[col] = -1
