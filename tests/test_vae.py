@@ -181,6 +181,10 @@ def test_tiny_training_run_decreases_loss_and_writes_card(tmp_path, dataset):
     assert not out.with_suffix(".ckpt").exists()
     loaded, loaded_card = load_model(out)
     assert loaded_card == card
+    from sent.vae_training import card_markdown
+
+    text = card_markdown(card)
+    assert text.startswith("# s2-VAE_b_0.2_c_50.0_g_10.0_r_0") and "3 epochs x 12 batches of 64 = 36 steps" in text
 
 
 def test_interrupted_training_resumes_to_the_same_model(tmp_path, dataset, monkeypatch):

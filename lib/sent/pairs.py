@@ -125,7 +125,6 @@ def _reachable_cells(values, counts, strides, point, skip, budget, categorical, 
 def _greedy_cells(x, cell_of, cell_start, values, counts, strides, code_to_cell, skip, limit, bound,
                   categorical):
     n = x.shape[0]
-    n_cells = cell_start.shape[0] - 1
     head = cell_start[:-1].copy()   # queue of cell c: queue[head[c]:tail[c]]
     tail = cell_start[:-1].copy()
     queue = np.empty(n, dtype=np.int64)

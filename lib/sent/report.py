@@ -34,7 +34,9 @@ window.addEventListener('load', function () {
 
 
 def _fmt(v) -> str:
-    return "–" if isinstance(v, float) and math.isnan(v) else (f"{v:.3f}" if isinstance(v, float) else html.escape(str(v)))
+    if isinstance(v, float):
+        return "–" if math.isnan(v) else f"{v:.3f}"
+    return html.escape(str(v))
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]], compare: dict | None = None) -> str:

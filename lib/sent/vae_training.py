@@ -242,3 +242,34 @@ def _write_log(path, rows):
         lines = [",".join(LOG_FIELDS)]
         lines += [",".join(f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k]) for k in LOG_FIELDS) for r in rows]
         tmp.write_text("\n".join(lines) + "\n")
+
+
+def card_markdown(card: dict) -> str:
+    """A readable model card."""
+    m, sched = card["metrics"], card["schedule"]
+    last = m.get("final_epoch") or {}
+    lines = [
+        f"# {card['id']}", "",
+        f"- type: {card['type']}; hyper-parameters: "
+        + ", ".join(f"{k}={v}" for k, v in card["hyperparameters"].items()),
+        f"- parameters: {card['parameters']:,}",
+        f"- data split: seed {card['split']['seed']}, fractions {card['split']['fractions']}, "
+        f"sizes {card['split']['sizes']}",
+        f"- schedule: {sched['epochs']} epochs x {sched['batches_per_epoch']} batches of {sched['batch_size']} "
+        f"= {sched['steps']:,} steps; Adam lr {sched['lr']}" +
+        (f" cosine-decayed to {sched['lr_final']}" if sched.get("lr_final") is not None else " constant") +
+        f"; beta 0 for epochs <= {sched['beta_warmup_epochs']}, then ramped over {sched['beta_ramp_batches']:,} "
+        f"batches; teacher forcing p={sched['teacher_forcing']}",
+        f"- hardware: {card['hardware']['device']} ({card['hardware']['cpu']}, {card['hardware']['threads']} "
+        f"thread(s)); wall time {card['wall_time_s'] / 60:.1f} min; torch {card['torch']}",
+        "", "## Metrics", "",
+        f"- test token accuracy: {m['test_token_accuracy']:.4f} ({m.get('test_rows', 'all'):,} test melodies)",
+        f"- test whole-melody accuracy: {m['test_melody_accuracy']:.4f}",
+        f"- decoded prior samples with all 9 attributes valid: {m['prior_valid_fraction']:.4f} "
+        f"({m.get('prior_samples', 10000):,} samples)",
+    ]
+    if last:
+        lines.append(f"- last epoch: loss {last['loss']:.4f} (CE {last['ce']:.4f}, KL {last['kl']:.1f}, "
+                     f"reg {last['reg']:.4f}), validation token accuracy {last['val_acc']:.4f}")
+    lines += ["", f"Encoding for accuracies: {card['encoding']}.", ""]
+    return "\n".join(lines)
