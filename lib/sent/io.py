@@ -102,6 +102,10 @@ def load_torch(path, file_format: str, device: str = "cpu") -> tuple[dict, dict]
     except Exception as exc:  # torch raises many types for truncated or foreign files
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise SentError(f"{path}: not a readable model file ({type(exc).__name__}: {first})") from None
-    if not isinstance(payload, dict) or payload.get("format") != file_format:
+    if not isinstance(payload, dict) or payload.get("format") != file_format or \
+            not isinstance(payload.get("meta"), str) or not isinstance(payload.get("state_dict"), dict):
         raise SentError(f"{path}: not a {file_format} model file")
-    return json.loads(payload["meta"]), payload["state_dict"]
+    try:
+        return json.loads(payload["meta"]), payload["state_dict"]
+    except json.JSONDecodeError:
+        raise SentError(f"{path}: damaged metadata in a {file_format} model file") from None
