@@ -33,3 +33,12 @@ def read_trace(path):
     lines = Path(path).read_text().splitlines()
     header = lines[0].split("\t")
     return [dict(zip(header, line.split("\t"))) for line in lines[1:] if line.strip()]
+
+
+def prepare_repository(directory, model, rows):
+    """extract (first `rows` test melodies) -> findpairs -> init-repo into directory/repo."""
+    d = Path(directory)
+    run_tool("extract", model, "--out", d / "latents.npz", "--limit", rows, "--quiet")
+    run_tool("findpairs", d / "latents.npz", "--out", d / "pairs")
+    run_tool("init-repo", d / "repo", d / "latents.npz", d / "pairs" / "pairs.npz")
+    return d / "repo"

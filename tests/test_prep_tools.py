@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import run_tool
+from helpers import prepare_repository, run_tool
 from sent import data
 from sent.io import load_npz, save_npz
 from sent.pairs import brute_force_pairs, normalise
@@ -17,9 +17,7 @@ ROWS = 20_000
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory, tiny_model):
     d = tmp_path_factory.mktemp("prep")
-    run_tool("extract", tiny_model, "--out", d / "latents.npz", "--limit", ROWS, "--quiet")
-    run_tool("findpairs", d / "latents.npz", "--out", d / "pairs")
-    run_tool("init-repo", d / "repo", d / "latents.npz", d / "pairs" / "pairs.npz")
+    prepare_repository(d, tiny_model, ROWS)
     return d
 
 

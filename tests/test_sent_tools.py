@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import ROOT, run_tool
+from helpers import ROOT, prepare_repository, run_tool
 from sent.io import load_npz, save_npz
 from sent.repository import Repository
 from sent.traversal import SentNet, SentOptions, ZtoC, load_sent, train_sent
@@ -20,10 +20,7 @@ ROOT_REFERENCE = ROOT / "prebuilt" / "reference"
 @pytest.fixture(scope="module")
 def repo_dir(tmp_path_factory, tiny_model):
     d = tmp_path_factory.mktemp("sent")
-    run_tool("extract", tiny_model, "--out", d / "latents.npz", "--limit", ROWS, "--quiet")
-    run_tool("findpairs", d / "latents.npz", "--out", d / "pairs")
-    run_tool("init-repo", d / "repo", d / "latents.npz", d / "pairs" / "pairs.npz")
-    return d / "repo"
+    return prepare_repository(d, tiny_model, ROWS)
 
 
 def test_architectures():
