@@ -24,7 +24,7 @@ def encode_rows(model, rows: np.ndarray, use_mean: bool, seed: int = 0, batch_si
     from tqdm import tqdm
 
     gen = torch.Generator().manual_seed(seed)
-    out = np.empty((len(rows), model.encoder.mean[-1].out_features), dtype=np.float32)
+    out = np.empty((len(rows), model.latent_dim), dtype=np.float32)
     for start in tqdm(range(0, len(rows), batch_size), desc="encode", disable=not progress, leave=False):
         chunk = rows[start:start + batch_size]
         tokens = torch.as_tensor(data.melody_tokens(data.factors_of(chunk)).astype(np.int64))

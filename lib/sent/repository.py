@@ -154,6 +154,19 @@ class Repository:
     def attribute(self, name_or_index) -> int:
         return data.attribute_index(name_or_index)
 
+    def attributes_to_run(self, attribute=None) -> list[int]:
+        """The attribute given by name or index, or all of them when None."""
+        return list(range(len(self.names))) if attribute is None else [data.attribute_index(attribute)]
+
+    def load_model(self, path):
+        """(VAE, card) of a model file, checked to be the model whose codes this repository holds."""
+        from sent.vae import load_model
+
+        vae, card = load_model(path)
+        if self.model_id and card["id"] != self.model_id:
+            raise SentError(f"{path}: is {card['id']}, but {self.dir} holds codes of {self.model_id}")
+        return vae, card
+
     def normalise_z(self, z: np.ndarray) -> np.ndarray:
         """Latent codes scaled to [-1, 1] by sRange."""
         return (2 * (z - self._z_lo) / self._z_span - 1).astype(np.float32)

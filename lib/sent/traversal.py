@@ -122,8 +122,8 @@ class Perception:
     """Decoded attribute of normalised latent codes: VAE decoder + exact extractor (no gradient)."""
 
     def __init__(self, repo: Repository, vae, attribute: int):
-        if vae.encoder.mean[-1].out_features != repo.latent_dim:
-            raise SentError(f"model latent size {vae.encoder.mean[-1].out_features} does not match the "
+        if vae.latent_dim != repo.latent_dim:
+            raise SentError(f"model latent size {vae.latent_dim} does not match the "
                             f"repository's {repo.latent_dim}")
         self.repo, self.vae, self.attribute = repo, vae.eval(), attribute
         extract_attributes(np.zeros((1, 16), dtype=np.int64))  # load the compiled extractor before timing

@@ -186,6 +186,10 @@ class VAE(nn.Module):
             if "weight" in name and p.dim() >= 2:
                 nn.init.xavier_normal_(p)
 
+    @property
+    def latent_dim(self) -> int:
+        return LATENT_DIM
+
     def encode(self, tokens: torch.Tensor, sample: bool = True):
         """(z, mean, log_std); z is a reparameterised sample, or the mean when sample=False."""
         mean, log_std = self.encoder(tokens)
