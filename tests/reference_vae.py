@@ -1,9 +1,12 @@
 """A plain implementation of the VAE's forward pass: nn.GRU modules called as they are,
-the decoder one tick at a time. It uses a sent.vae.VAE's parameters, so outputs compare directly;
-the test oracle for the fused implementation and the baseline of bench/bench_vae.py."""
+the decoder one tick at a time, the ar-VAE term as the spec writes it. It uses a sent.vae.VAE's
+parameters, so outputs compare directly; the test oracle for the fused implementation and the
+baseline of bench/bench_vae.py."""
 
 import torch
 from torch.nn import functional as F
+
+from sent.vae import ATTRIBUTE_SCALE, NUM_ATTRIBUTES
 
 
 def plain_encode(model, tokens):
@@ -29,3 +32,12 @@ def plain_decode(model, z, targets=None):
             token = targets[:, 8 * bar + tick] if targets is not None else step_logits.argmax(dim=1)
             previous = dec.embedding(token)
     return torch.stack(logits, dim=1)
+
+
+def plain_ar_regulariser(z, labels, delta):
+    """The ar-VAE attribute term as the spec writes it, left to autograd (without gamma)."""
+    zk = z[:, :NUM_ATTRIBUTES]
+    a = labels.float() / ATTRIBUTE_SCALE
+    dz = zk[:, None, :] - zk[None, :, :]
+    da = a[:, None, :] - a[None, :, :]
+    return (torch.tanh(delta * dz) - torch.sign(da)).abs().mean(dim=(0, 1)).sum()

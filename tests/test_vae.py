@@ -7,6 +7,7 @@ import torch
 from reference_vae import plain_decode, plain_encode
 from sent import data
 from sent.errors import SentError
+from sent.gru import dropout_masks
 from sent.vae import (VAE, ModelSpec, count_parameters, kl_divergence, load_model, save_model, zoo_ids,
                       zoo_specs)
 from sent.vae_training import TrainConfig, beta_at, train, vae_loss
@@ -58,6 +59,36 @@ def test_fused_teacher_forcing_matches_plain_step_by_step_decoder():
         torch.testing.assert_close(log_std, ref_log_std)
         torch.testing.assert_close(model.decoder(mean, tokens), plain_decode(model, mean, tokens))
         torch.testing.assert_close(model.decoder(mean), plain_decode(model, mean))
+
+
+def test_free_running_gradients_equal_plain_step_by_step():
+    """Two passes (argmax tokens, then teacher forcing on them) are the stepwise decoder's
+    function: same logits, same gradients for z and every decoder parameter."""
+    torch.manual_seed(5)
+    model = VAE(ModelSpec.parse(IDS["s2-VAE"])).double().eval()
+    z = torch.randn(40, 32, dtype=torch.double, requires_grad=True)
+    weight = torch.randn(40, 16, 62, dtype=torch.double)
+    params = [z] + list(model.decoder.parameters())
+    ours = torch.autograd.grad((model.decoder(z) * weight).sum(), params)
+    plain = torch.autograd.grad((plain_decode(model, z) * weight).sum(), params)
+    for a, b in zip(ours, plain):
+        torch.testing.assert_close(a, b)
+
+
+def test_free_running_with_dropout_feeds_back_its_own_argmax():
+    """In training mode both passes share dropout masks, so each fed token is the argmax the
+    teacher-forced pass computes at the previous position."""
+    torch.manual_seed(6)
+    model = VAE(ModelSpec.parse(IDS["ar-VAE"])).train()
+    dec = model.decoder
+    z = torch.randn(300, 32)
+    tick_h, context = dec.bars(z)
+    masks = dropout_masks(dec.tick_rnn, 8, 600, z)
+    tokens = dec.greedy_tokens(tick_h, context, masks)
+    logits = dec._teacher_forced(tick_h, context, tokens, masks)
+    assert (logits.argmax(dim=2) == tokens).float().mean().item() > 0.999
+    other = dec._teacher_forced(tick_h, context, tokens, dropout_masks(dec.tick_rnn, 8, 600, z))
+    assert (other.argmax(dim=2) == tokens).float().mean().item() < 0.99  # the masks matter
 
 
 def test_kl_divergence_hand_values():

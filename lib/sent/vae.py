@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from sent.data import FACTOR_COUNTS, SEQ_LEN, SLOTS_PER_BAR, VOCAB_SIZE
 from sent.errors import SentError
+from sent.gru import dropout_masks, gates, gru, layer_weights
 from sent.io import load_torch, save_torch
 
 LATENT_DIM = 32
@@ -102,14 +103,21 @@ class Encoder(nn.Module):
 
     def forward(self, tokens: torch.Tensor):
         """tokens (B, 16) -> (mean, log_std), each (B, 32)."""
-        _, hidden = self.rnn(self.embedding(tokens))
+        x = self.embedding(tokens.t())
+        _, hidden = gru(self.rnn, x, masks=dropout_masks(self.rnn, x.shape[0], x.shape[1], x))
         # (layers*directions, B, 64) in the order l0 fwd, l0 bwd, l1 fwd, l1 bwd -> (B, 256)
         h = hidden.transpose(0, 1).reshape(tokens.shape[0], -1)
         return self.mean(h), self.log_std(h)
 
 
 class Decoder(nn.Module):
-    """Hierarchical decoder: a 2-step "beat" GRU gives each bar the state of an 8-step "tick" GRU."""
+    """Hierarchical decoder: a 2-step "beat" GRU gives each bar the state of an 8-step "tick" GRU.
+
+    Teacher forcing runs both bars' ticks as one sequence batch. Free running is two passes: a
+    gradient-free step-by-step pass chooses the argmax tokens, then a teacher-forced pass fed with
+    those (detached, as the feedback is anyway) tokens and the same dropout masks computes the
+    logits and their gradients: the same function, without a per-step autograd graph.
+    """
 
     def __init__(self):
         super().__init__()
@@ -125,51 +133,74 @@ class Decoder(nn.Module):
 
     @staticmethod
     def _split_layers(x: torch.Tensor) -> torch.Tensor:
-        """(B, 128) -> (2 layers, B, 64), the first 64 values going to layer 0."""
-        return x.view(x.shape[0], 2, 64).transpose(0, 1).contiguous()
+        """(..., B, 128) -> (..., 2 layers, B, 64), the first 64 values going to layer 0."""
+        return x.unflatten(-1, (2, 64)).transpose(-3, -2)
 
     def bars(self, z: torch.Tensor):
         """Per-bar tick GRU initial states (2 bars, 2 layers, B, 64) and contexts (2 bars, B, 64)."""
         batch = z.shape[0]
-        h0 = self._split_layers(F.selu(self.z_to_beat_hidden(z)))
-        beat_out, _ = self.beat_rnn(self.beat_input.expand(batch, 2, 1), h0)
-        tick_h = torch.stack([self._split_layers(F.selu(self.beat_to_tick_hidden(beat_out[:, b])))
-                              for b in range(2)])
-        context = F.selu(self.beat_to_context(beat_out)).transpose(0, 1)
+        h0 = self._split_layers(F.selu(self.z_to_beat_hidden(z))).contiguous()
+        x = self.beat_input.expand(2, batch, 1)
+        beat_out, _ = gru(self.beat_rnn, x, h0, dropout_masks(self.beat_rnn, 2, batch, z))
+        tick_h = self._split_layers(F.selu(self.beat_to_tick_hidden(beat_out))).contiguous()
+        context = F.selu(self.beat_to_context(beat_out))
         return tick_h, context
 
     def forward(self, z: torch.Tensor, targets: torch.Tensor | None = None):
         """Logits (B, 16, 62). With `targets` (B, 16): teacher forcing, else free-running argmax."""
-        if targets is not None:
-            return self._teacher_forced(z, targets)
-        return self._free_running(z)
-
-    def _teacher_forced(self, z, targets):
-        """Both bars' 8 ticks in one nn.GRU call: the bars are independent given their states."""
-        batch = z.shape[0]
         tick_h, context = self.bars(z)
-        previous = torch.cat([self.first_input.expand(batch, 1, 10), self.embedding(targets[:, :-1])], dim=1)
-        # (B, 16, 10) -> (2 bars * B, 8, 10), bar-major so bar b's rows match tick_h[b]
-        previous = previous.view(batch, 2, SLOTS_PER_BAR, 10).transpose(0, 1).reshape(2 * batch, SLOTS_PER_BAR, 10)
-        ctx = context.reshape(2 * batch, 1, 64).expand(-1, SLOTS_PER_BAR, -1)
-        h0 = tick_h.permute(1, 0, 2, 3).reshape(2, 2 * batch, 64)
-        out, _ = self.tick_rnn(torch.cat([previous, ctx], dim=2), h0)
+        masks = dropout_masks(self.tick_rnn, SLOTS_PER_BAR, 2 * z.shape[0], z)
+        if targets is None:
+            targets = self.greedy_tokens(tick_h.detach(), context.detach(), masks)
+        return self._teacher_forced(tick_h, context, targets, masks)
+
+    def _tick_input_projections(self, context):
+        """The tick GRU's layer-0 input projection, split by input: a 62-row table for the previous
+        token's embedding (with b_ih), the first tick's learned input, and per-bar contexts."""
+        w_ih, _, b_ih, _ = (w[0] for w in layer_weights(self.tick_rnn, 0))
+        token_gi = F.linear(self.embedding.weight, w_ih[:, :10], b_ih)
+        first_gi = F.linear(self.first_input, w_ih[:, :10], b_ih)
+        return token_gi, first_gi, F.linear(context, w_ih[:, 10:])
+
+    def _teacher_forced(self, tick_h, context, targets, masks):
+        """Both bars' 8 ticks in one GRU call: the bars are independent given their states."""
+        batch = targets.shape[0]
+        token_gi, first_gi, context_gi = self._tick_input_projections(context)
+        gi = torch.cat([first_gi.expand(1, batch, -1), F.embedding(targets[:, :-1].t(), token_gi)])
+        # (16, B, 3H) -> (8 ticks, 2 bars * B, 3H), bar-major so bar b's rows match tick_h[b]
+        gi = gi.view(2, SLOTS_PER_BAR, batch, -1).transpose(0, 1).reshape(SLOTS_PER_BAR, 2 * batch, -1)
+        gi = gi + context_gi.reshape(1, 2 * batch, -1)
+        h0 = tick_h.transpose(0, 1).reshape(2, 2 * batch, 64)
+        out, _ = gru(self.tick_rnn, gi, h0, masks, projected=True)
         logits = F.relu(self.tick_to_logits(out))
-        return logits.view(2, batch, SLOTS_PER_BAR, VOCAB_SIZE).transpose(0, 1).reshape(batch, SEQ_LEN, VOCAB_SIZE)
+        return logits.view(SLOTS_PER_BAR, 2, batch, VOCAB_SIZE).permute(2, 1, 0, 3).reshape(batch, SEQ_LEN, VOCAB_SIZE)
 
-    def _free_running(self, z):
-        batch = z.shape[0]
-        tick_h, context = self.bars(z)
-        previous = self.first_input.expand(batch, 10)
-        logits = []
+    @torch.no_grad()
+    def greedy_tokens(self, tick_h, context, masks=None) -> torch.Tensor:
+        """Free-running argmax tokens (B, 16), one tick at a time with precomputed projections:
+        the token embedding's input projection is a 62-row table, the context's one per bar."""
+        batch = context.shape[1]
+        token_gi, first_gi, context_gi = self._tick_input_projections(context)
+        _, w_hh0, _, b_hh0 = (w[0] for w in layer_weights(self.tick_rnn, 0))
+        w_ih1, w_hh1, b_ih1, b_hh1 = (w[0] for w in layer_weights(self.tick_rnn, 1))
+        w_hh0_t, w_ih1_t, w_hh1_t = w_hh0.t(), w_ih1.t(), w_hh1.t()
+        w_out_t, b_out = self.tick_to_logits.weight.t(), self.tick_to_logits.bias
+        gi, gh = context.new_empty(batch, 192), context.new_empty(batch, 192)
+        rz, n = context.new_empty(batch, 128), context.new_empty(batch, 64)
+        tokens = torch.empty(batch, SEQ_LEN, dtype=torch.long, device=context.device)
+        step_gi = first_gi.expand(batch, -1)
         for bar in range(2):
-            h = tick_h[bar]
-            for _ in range(SLOTS_PER_BAR):
-                out, h = self.tick_rnn(torch.cat([previous, context[bar]], dim=1).unsqueeze(1), h)
-                step_logits = F.relu(self.tick_to_logits(out[:, 0]))
-                logits.append(step_logits)
-                previous = self.embedding(step_logits.argmax(dim=1))
-        return torch.stack(logits, dim=1)
+            h0, h1 = tick_h[bar, 0].clone(), tick_h[bar, 1].clone()
+            for tick in range(SLOTS_PER_BAR):
+                torch.add(step_gi, context_gi[bar], out=gi)
+                gates(gi, torch.addmm(b_hh0, h0, w_hh0_t, out=gh), h0, rz, n, h0)
+                x1 = h0 if masks is None else h0 * masks[0][tick, bar * batch:(bar + 1) * batch]
+                torch.addmm(b_ih1, x1, w_ih1_t, out=gi)
+                gates(gi, torch.addmm(b_hh1, h1, w_hh1_t, out=gh), h1, rz, n, h1)
+                token = torch.addmm(b_out, h1, w_out_t).relu_().argmax(dim=1)
+                tokens[:, bar * SLOTS_PER_BAR + tick] = token
+                step_gi = F.embedding(token, token_gi)
+        return tokens
 
 
 class VAE(nn.Module):
@@ -199,7 +230,9 @@ class VAE(nn.Module):
     @torch.no_grad()
     def decode_tokens(self, z: torch.Tensor) -> torch.Tensor:
         """Free-running argmax decoding: latent codes (B, 32) -> tokens (B, 16), int64."""
-        return self.decoder(z).argmax(dim=2)
+        dec = self.decoder
+        tick_h, context = dec.bars(z)
+        return dec.greedy_tokens(tick_h, context, dropout_masks(dec.tick_rnn, SLOTS_PER_BAR, 2 * z.shape[0], z))
 
     def regulariser(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The type's attribute regulariser on latent dims 0..8 (0 for beta-VAE); labels (B, 9) int."""
@@ -208,15 +241,44 @@ class VAE(nn.Module):
         if spec.type == "beta-VAE":
             return z.new_zeros(())
         if spec.type == "ar-VAE":
-            a = labels.float() / ATTRIBUTE_SCALE.to(z.device)
-            dz = zk[:, None, :] - zk[None, :, :]
-            da = a[:, None, :] - a[None, :, :]
-            return spec.gamma * (torch.tanh(spec.delta * dz) - torch.sign(da)).abs().mean(dim=(0, 1)).sum()
+            return spec.gamma * _PairwiseOrderLoss.apply(zk, labels.float() / ATTRIBUTE_SCALE.to(z.device), spec.delta)
         if spec.type == "interp-VAE":
             return spec.gamma * sum(F.cross_entropy(clf(zk[:, k:k + 1]), labels[:, k])
                                     for k, clf in enumerate(self.classifiers))
         a = labels.float() / ATTRIBUTE_SCALE.to(z.device)
         return spec.gamma * F.binary_cross_entropy_with_logits(zk, a, reduction="none").mean(dim=0).sum()
+
+
+class _PairwiseOrderLoss(torch.autograd.Function):
+    """ar-VAE's attribute term: sum_k mean over ordered pairs (i, j) of
+    |tanh(delta (z_ik - z_jk)) - sign(a_ik - a_jk)|.
+
+    Why custom: the B x B x 9 pair tensors are memory-bound; a block of rows at a time stays in
+    cache, and the gradient is formed in the same pass instead of by autograd over four saved
+    B x B x 9 tensors. Pair (j, i) has the same value as (i, j) with both differences negated, so
+    d/dz_i = 2 / B^2 * sum_j sign(t_ij - s_ij) (1 - t_ij^2) delta.
+    """
+
+    ROWS = 128
+
+    @staticmethod
+    def forward(ctx, z, a, delta):
+        batch = z.shape[0]
+        total = z.new_zeros(z.shape[1])
+        grad = torch.empty_like(z)
+        for start in range(0, batch, _PairwiseOrderLoss.ROWS):
+            rows = slice(start, start + _PairwiseOrderLoss.ROWS)
+            t = (z[rows, None, :] - z[None]).mul_(delta).tanh_()
+            diff = t - torch.sign(a[rows, None, :] - a[None])
+            total += diff.abs().sum(dim=(0, 1))
+            grad[rows] = diff.sign_().mul_(t.mul_(t).sub_(1)).sum(dim=1)  # sign * (t^2 - 1)
+        ctx.save_for_backward(grad.mul_(-2 * delta / batch ** 2))
+        return total.sum() / batch ** 2
+
+    @staticmethod
+    def backward(ctx, d_loss):
+        (grad,) = ctx.saved_tensors
+        return grad * d_loss, None, None
 
 
 def kl_divergence(mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
