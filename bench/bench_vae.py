@@ -36,14 +36,16 @@ def plain_loss(model, tokens, labels, teacher_forced):
     return ce + F.relu(0.2 * kl_divergence(mean, log_std) - 50.0) + reg
 
 
-def best_time(fn, repeats):
-    fn()
-    times = []
+def best_times(ours, plain, repeats):
+    """Best wall time of each, alternating the two so that drifting machine load hits both."""
+    ours(), plain()
+    best = [float("inf"), float("inf")]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for i, fn in enumerate((ours, plain)):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
 
 
 def main():
@@ -70,10 +72,9 @@ def main():
             optimizer.step()
 
         for teacher_forced in (True, False):
-            ours = best_time(lambda: step(ours_opt, lambda: vae_loss(
-                model, tokens, labels, 0.2, teacher_forced)["loss"]), args.repeats)
-            plain = best_time(lambda: step(plain_opt, lambda: plain_loss(
-                model, tokens, labels, teacher_forced)), args.repeats)
+            ours, plain = best_times(
+                lambda: step(ours_opt, lambda: vae_loss(model, tokens, labels, 0.2, teacher_forced)["loss"]),
+                lambda: step(plain_opt, lambda: plain_loss(model, tokens, labels, teacher_forced)), args.repeats)
             kind = "teacher-forced" if teacher_forced else "free-running"
             print(f"{model_id.split('_')[0]:8s} train step {kind:14s} sent {ours * 1e3:6.1f} ms "
                   f"({1 / ours:5.1f} steps/s)  plain {plain * 1e3:6.1f} ms ({1 / plain:5.1f} steps/s)  "
@@ -82,8 +83,8 @@ def main():
     with torch.no_grad():
         for batch in (64, args.batch, 4096):
             z = torch.randn(batch, 32)
-            ours = best_time(lambda: model.decode_tokens(z), args.repeats)
-            plain = best_time(lambda: plain_decode(model, z).argmax(dim=2), args.repeats)
+            ours, plain = best_times(lambda: model.decode_tokens(z), lambda: plain_decode(model, z).argmax(dim=2),
+                                     args.repeats)
             print(f"inference decode batch {batch:5d}       sent {ours * 1e3:6.1f} ms  plain {plain * 1e3:6.1f} ms  "
                   f"ratio {plain / ours:.2f}x  ({batch / ours:,.0f} codes/s)")
 

@@ -63,10 +63,11 @@ def test_projected_input_equals_raw_input():
         torch.testing.assert_close(b, a)
 
 
-def test_recurrence_gradcheck():
+@pytest.mark.parametrize("directions", [1, 2])
+def test_recurrence_gradcheck(directions):
     torch.manual_seed(3)
     args = [torch.randn(*shape, dtype=D, requires_grad=True)
-            for shape in [(2, 4, 3, 9), (2, 3, 3), (2, 9, 3), (2, 9)]]
+            for shape in [(4, 3, directions * 9), (directions, 3, 3), (directions, 9, 3), (directions, 9)]]
     assert torch.autograd.gradcheck(lambda *a: _Recurrence.apply(*a), args)
 
 

@@ -27,16 +27,31 @@ def gates(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor, rz: torch.Tensor,
     torch.sub(h, n, out=h_out).mul_(rz[..., hidden:]).add_(n)
 
 
+def _steps(x: torch.Tensor, directions: int) -> torch.Tensor:
+    """Time order (T, B, D*F) -> each direction in its step order (D, T, B, F)."""
+    if directions == 1:
+        return x.unsqueeze(0)
+    half = x.shape[-1] // 2
+    return torch.stack([x[..., :half], x[..., half:].flip(0)])
+
+
+def _times(x: torch.Tensor) -> torch.Tensor:
+    """The inverse of _steps: (D, T, B, F) -> (T, B, D*F)."""
+    return x[0] if x.shape[0] == 1 else torch.cat([x[0], x[1].flip(0)], dim=2)
+
+
 class _Recurrence(torch.autograd.Function):
-    """The GRU recurrence of one layer, directions batched: gi (D, T, B, 3H) input projections
-    (with b_ih) in each direction's step order, h0 (D, B, H), w_hh (D, 3H, H), b_hh (D, 3H)
-    -> (hs (D, T, B, H) in step order, h_n (D, B, H))."""
+    """The GRU recurrence of one layer, directions batched: gi (T, B, D*3H) input projections
+    (with b_ih) in time order, h0 (D, B, H), w_hh (D, 3H, H), b_hh (D, 3H)
+    -> (output (T, B, D*H) in time order, h_n (D, B, H)). Reordering for the reverse direction
+    happens inside, so autograd sees one node and no slicing of the large tensors."""
 
     @staticmethod
     def forward(ctx, gi, h0, w_hh, b_hh):
         ctx.set_materialize_grads(False)
-        directions, steps, batch, three_h = gi.shape
-        hidden = three_h // 3
+        directions, three_h, _ = w_hh.shape
+        steps, batch, hidden = gi.shape[0], gi.shape[1], three_h // 3
+        gi = _steps(gi, directions)
         w_hh_t, bias_hh = w_hh.transpose(1, 2), b_hh.unsqueeze(1)
         gh = gi.new_empty(steps, directions, batch, three_h)
         rz = gi.new_empty(steps, directions, batch, 2 * hidden)
@@ -48,12 +63,13 @@ class _Recurrence(torch.autograd.Function):
             gates(gi[:, s], gh[s], h, rz[s], n[s], hs[:, s])
             h = hs[:, s]
         ctx.save_for_backward(h0, w_hh, hs, rz, n, gh)
-        return hs, hs[:, -1].clone()
+        return _times(hs), hs[:, -1].clone()
 
     @staticmethod
-    def backward(ctx, d_hs, d_hn):
+    def backward(ctx, d_out, d_hn):
         h0, w_hh, hs, rz, n, gh = ctx.saved_tensors
         directions, steps, batch, hidden = hs.shape
+        d_hs = None if d_out is None else _steps(d_out, directions)
         h_prev = torch.cat([h0.unsqueeze(1), hs[:, :-1]], dim=1)
         d_gi = hs.new_empty(directions, steps, batch, 3 * hidden)  # d_gh shares its r, z part
         d_ghn = hs.new_empty(directions, steps, batch, hidden)  # the n part of d_gh
@@ -84,7 +100,7 @@ class _Recurrence(torch.autograd.Function):
         d_w_hh = torch.cat([torch.bmm(d_rz_rows.transpose(1, 2), h_prev_rows),
                             torch.bmm(d_ghn_rows.transpose(1, 2), h_prev_rows)], dim=1)
         d_b_hh = torch.cat([d_rz_rows.sum(dim=1), d_ghn_rows.sum(dim=1)], dim=1)
-        return d_gi, dh, d_w_hh, d_b_hh
+        return _times(d_gi), dh, d_w_hh, d_b_hh
 
 
 def layer_weights(rnn: nn.GRU, layer: int):
@@ -129,12 +145,7 @@ def gru(rnn: nn.GRU, x: torch.Tensor, h0: torch.Tensor | None = None,
         if layer > 0 and masks is not None:
             x = x * masks[layer - 1]
         gi = x if layer == 0 and projected else input_projection(rnn, layer, x)
-        if directions == 2:  # the reverse direction steps through time backwards
-            gi = torch.stack([gi[..., :3 * hidden], gi[..., 3 * hidden:].flip(0)])
-        else:
-            gi = gi.unsqueeze(0)
         _, w_hh, _, b_hh = layer_weights(rnn, layer)
-        hs, h_n = _Recurrence.apply(gi, h0[layer * directions:(layer + 1) * directions], w_hh, b_hh)
+        x, h_n = _Recurrence.apply(gi, h0[layer * directions:(layer + 1) * directions], w_hh, b_hh)
         finals.append(h_n)
-        x = hs[0] if directions == 1 else torch.cat([hs[0], hs[1].flip(0)], dim=2)
     return x, torch.cat(finals)
