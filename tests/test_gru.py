@@ -26,6 +26,11 @@ def _both(rnn, x, h0, out_weight, hn_weight, ours_kwargs=None, ours_x=None):
     return results
 
 
+def _assert_all_close(actual, expected):
+    for a, b in zip(actual, expected, strict=True):
+        torch.testing.assert_close(a, b)
+
+
 @pytest.mark.parametrize("bidirectional", [True, False])
 @pytest.mark.parametrize("with_h0", [True, False])
 def test_gru_equals_nn_gru_values_and_gradients(bidirectional, with_h0):
@@ -38,8 +43,7 @@ def test_gru_equals_nn_gru_values_and_gradients(bidirectional, with_h0):
         rnn, x, h0, torch.randn(7, 5, 16 * directions, dtype=D), torch.randn(2 * directions, 5, 16, dtype=D))
     torch.testing.assert_close(out_b, out_a)
     torch.testing.assert_close(hn_b, hn_a)
-    for a, b in zip(g_a, g_b):
-        torch.testing.assert_close(b, a)
+    _assert_all_close(g_b, g_a)
 
 
 def test_gradient_of_final_state_only():
@@ -48,8 +52,7 @@ def test_gradient_of_final_state_only():
     rnn = nn.GRU(4, 8, num_layers=2, bidirectional=True).to(D)
     x = torch.randn(6, 3, 4, dtype=D, requires_grad=True)
     (_, _, g_a), (_, _, g_b) = _both(rnn, x, None, None, torch.randn(4, 3, 8, dtype=D))
-    for a, b in zip(g_a, g_b):
-        torch.testing.assert_close(b, a)
+    _assert_all_close(g_b, g_a)
 
 
 def test_projected_input_equals_raw_input():
@@ -60,8 +63,7 @@ def test_projected_input_equals_raw_input():
         rnn, x, None, torch.randn(5, 4, 16, dtype=D), torch.randn(4, 4, 8, dtype=D),
         ours_kwargs={"projected": True}, ours_x=lambda: input_projection(rnn, 0, x))
     torch.testing.assert_close(out_b, out_a)
-    for a, b in zip(g_a, g_b):
-        torch.testing.assert_close(b, a)
+    _assert_all_close(g_b, g_a)
 
 
 @pytest.mark.parametrize("directions", [1, 2])

@@ -113,6 +113,10 @@ def layer_weights(rnn: nn.GRU, layer: int):
 def input_projection(rnn: nn.GRU, layer: int, x: torch.Tensor) -> torch.Tensor:
     """x (T, B, I) -> W_ih x + b_ih (T, B, D*3H), all directions in one matmul."""
     w_ih, _, b_ih, _ = layer_weights(rnn, layer)
+    return _project(x, w_ih, b_ih)
+
+
+def _project(x: torch.Tensor, w_ih: torch.Tensor, b_ih: torch.Tensor) -> torch.Tensor:
     return F.linear(x, w_ih.flatten(0, 1), b_ih.flatten())
 
 
@@ -144,8 +148,8 @@ def gru(rnn: nn.GRU, x: torch.Tensor, h0: torch.Tensor | None = None,
     for layer in range(rnn.num_layers):
         if layer > 0 and masks is not None:
             x = x * masks[layer - 1]
-        gi = x if layer == 0 and projected else input_projection(rnn, layer, x)
-        _, w_hh, _, b_hh = layer_weights(rnn, layer)
+        w_ih, w_hh, b_ih, b_hh = layer_weights(rnn, layer)
+        gi = x if layer == 0 and projected else _project(x, w_ih, b_ih)
         x, h_n = _Recurrence.apply(gi, h0[layer * directions:(layer + 1) * directions], w_hh, b_hh)
         finals.append(h_n)
     return x, torch.cat(finals)
