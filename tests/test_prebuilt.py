@@ -28,6 +28,7 @@ def test_model_file_and_cards(model_id):
     for key in ("test_token_accuracy", "test_melody_accuracy", "prior_valid_fraction"):
         assert 0 <= card["metrics"][key] <= 1
     assert card["schedule"]["steps"] > 0 and card["wall_time_s"] > 0
+    assert set(card["control"]) == set(data.ATTRIBUTE_NAMES) and "## Decoder control" in md
 
 
 @pytest.mark.parametrize("model_id", IDS)

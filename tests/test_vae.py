@@ -197,7 +197,7 @@ def test_loading_never_runs_pickled_code(tmp_path):
 
 
 TINY = dict(epochs=3, batch_size=64, lr=3e-3, batches_per_epoch=12, beta_warmup_epochs=0,
-            beta_ramp_batches=20, val_rows=256)
+            beta_ramp_batches=20, val_rows=256, control_pairs=50)
 
 
 def test_tiny_training_run_decreases_loss_and_writes_card(tmp_path, dataset):

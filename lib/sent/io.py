@@ -61,6 +61,24 @@ def load_npz(path, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     return arrays
 
 
+def read_csv(path, required: tuple[str, ...] = ()):
+    """A CSV file with a header as a pandas frame, with a one-line error for a missing, unreadable
+    or incomplete file."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise SentError(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(path)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise SentError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise SentError(f"{path}: missing column(s) {', '.join(missing)}")
+    return frame
+
+
 def save_json(path, obj) -> None:
     with atomic_path(path, ".json") as tmp:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")

@@ -136,3 +136,38 @@ def piano_roll(melodies: list, labels: list, title: str, path: Path) -> Path:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
     return path
+
+
+def control_curves(runs: dict, stem: Path, x_label: str = "optimiser step") -> list[Path]:
+    """Decoder control over training: per attribute, the exact-hit fraction when z1 takes z2's
+    regularised dim (solid), top-3 MI dims (dashed) or all dims (dotted, the decoder's fidelity); then KL and the linear readout without the
+    regularised dim. `runs`: {label: (x values per row, pandas frame of a `*.control.csv`)}."""
+    from sent.data import ATTRIBUTE_NAMES
+
+    plt = _plt()
+    fig, axes = plt.subplots(3, 4, figsize=(15, 9), sharex=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for colour, (label, (x, frame)) in zip(colours, runs.items()):
+        for ax, name in zip(axes.flat, ATTRIBUTE_NAMES):
+            rows = (frame["attribute"] == name).to_numpy()
+            ax.plot(x[rows], frame["regularised_hit"][rows], color=colour, marker=".", label=f"{label}: dim k")
+            ax.plot(x[rows], frame["mi-top3_hit"][rows], color=colour, ls="--", label=f"{label}: top-3 MI")
+            ax.plot(x[rows], frame["all_hit"][rows], color=colour, ls=":", alpha=0.6, label=f"{label}: all (z2)")
+            ax.set_title(name, fontsize=9)
+            ax.set_ylim(-0.03, 1.03)
+        first = (frame["attribute"] == ATTRIBUTE_NAMES[0]).to_numpy()
+        axes.flat[9].plot(x[first], frame["kl"][first], color=colour, label=label)
+        readout = frame.groupby("epoch", sort=True)["readout_r2"].mean().to_numpy()
+        axes.flat[10].plot(x[first], readout, color=colour, label=label)
+        axes.flat[11].plot(x[first], frame["beta"][first], color=colour, label=label)
+    axes.flat[0].set_ylabel("exact hits")
+    axes.flat[9].set_title("KL (nats, epoch mean)", fontsize=9)
+    axes.flat[10].set_title("mean linear readout R^2 without dim k", fontsize=9)
+    axes.flat[11].set_title("beta_t", fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel(x_label)
+    axes.flat[0].legend(fontsize=7)
+    axes.flat[9].legend(fontsize=7)
+    fig.suptitle("Decoder control over training: does setting z1's dims to z2's give z2's attribute?")
+    fig.tight_layout()
+    return _save(fig, Path(stem))

@@ -20,7 +20,7 @@ from sent import data
 from sent.attributes import extract_attributes
 from sent.errors import SentError
 from sent.io import atomic_path
-from sent.vae import LATENT_DIM, VAE, ModelSpec, count_parameters, kl_divergence, save_model
+from sent.vae import LATENT_DIM, VAE, ModelSpec, count_parameters, kl_divergence, load_model, save_model
 
 
 @dataclasses.dataclass
@@ -41,6 +41,8 @@ class TrainConfig:
     test_rows: int | None = None          # test rows scored for the model card (None = all)
     device: str = "cpu"
     threads: int | None = None
+    init: str | None = None               # a model file whose weights start the run (fine-tuning)
+    control_pairs: int = 500              # test pairs per attribute for the per-epoch control log; 0 = none
 
 
 def beta_at(epoch: int, batches_since_warmup: int, beta: float, warmup_epochs: int = 10,
@@ -111,14 +113,18 @@ LOG_FIELDS = ("epoch", "step", "beta", "lr", "loss", "ce", "kl", "reg", "train_a
 
 def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict | None = None,
           progress: bool = True) -> dict:
-    """Train one model and write `out` (model + card), `out`.log.csv, and a resumable `out`.ckpt.
+    """Train one model and write `out` (model + card), `out`.log.csv, `out`.control.csv (decoder
+    control after each epoch, see sent.control) and, while running, a resumable `out`.ckpt.
 
     Returns the model card.
     """
     from tqdm import tqdm
 
+    from sent.control import log_rows as control_log_rows, model_control
+
     out = Path(out)
     ckpt_path, log_path = out.with_suffix(".ckpt"), out.with_suffix(".log.csv")
+    control_path = out.with_suffix(".control.csv")
     if config.threads:
         torch.set_num_threads(int(config.threads))
     device = config.device
@@ -138,10 +144,13 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
     torch.set_flush_denormal(True)
     torch.manual_seed(spec.seed)
     model = VAE(spec).to(device)
+    if config.init:
+        _load_initial_weights(model, config.init)
     optimizer = make_optimizer(model, config.lr)
-    state = {"epoch": 0, "step": 0, "ramp": 0, "log": [], "seconds": 0.0}
+    state = {"epoch": 0, "step": 0, "ramp": 0, "log": [], "control_log": [], "seconds": 0.0}
     if ckpt_path.exists():
         state = _resume(ckpt_path, spec, config, model, optimizer)
+        state.setdefault("control_log", [])  # checkpoints written before the control log existed
     shuffle = torch.Generator().manual_seed(spec.seed)
     for _ in range(state["epoch"]):  # replay the shuffles of finished epochs: same order as unbroken run
         torch.randperm(len(train_idx), generator=shuffle)
@@ -182,6 +191,11 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
         state["log"].append(row)
         state["epoch"] = epoch + 1
         _write_log(log_path, state["log"])
+        if config.control_pairs:
+            control = model_control(model, test_idx, pairs=config.control_pairs, seed=spec.seed)
+            state["control_log"] += control_log_rows(control, epoch=epoch, step=state["step"], beta=beta_t,
+                                                     kl=row["kl"])
+            _write_csv(control_path, state["control_log"])
         _checkpoint(ckpt_path, spec, config, model, optimizer, state)
         if progress:
             print(f"{spec.id} epoch {epoch}: loss {row['loss']:.4f} ce {row['ce']:.4f} kl {row['kl']:.2f} "
@@ -199,6 +213,7 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
                      "optimizer": "Adam(betas=(0.9, 0.999))"},
         "metrics": {**evaluate(model, dataset["tokens"][test_idx[:config.test_rows]], device=device),
                     "final_epoch": state["log"][-1] if state["log"] else None},
+        "control": model_control(model, test_idx, pairs=config.control_pairs or 500, seed=spec.seed),
         "parameters": count_parameters(model),
         "hardware": {"device": device if device == "cpu" else torch.cuda.get_device_name(),
                      "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()},
@@ -218,9 +233,21 @@ def _lr_at(config: TrainConfig, step: int, total: int) -> float:
     return config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + math.cos(math.pi * t))
 
 
+_UNKEYED = ("device", "threads", "epochs", "val_rows", "test_rows", "control_pairs")
+
+
 def _schedule_key(spec: ModelSpec, config: TrainConfig) -> dict:
-    return {"id": spec.id, **{k: v for k, v in dataclasses.asdict(config).items()
-                              if k not in ("device", "threads", "epochs", "val_rows", "test_rows")}}
+    key = {"id": spec.id, **{k: v for k, v in dataclasses.asdict(config).items() if k not in _UNKEYED}}
+    if config.init is None:
+        del key["init"]  # so that checkpoints from before fine-tuning existed still resume
+    return key
+
+
+def _load_initial_weights(model: VAE, path) -> None:
+    initial, _ = load_model(path)
+    if initial.spec.type != model.spec.type:
+        raise SentError(f"{path}: a {initial.spec.type} cannot start the training of a {model.spec.type}")
+    model.load_state_dict(initial.state_dict())
 
 
 def _checkpoint(path, spec, config, model, optimizer, state):
@@ -245,9 +272,14 @@ def _resume(path, spec, config, model, optimizer) -> dict:
 
 
 def _write_log(path, rows):
+    _write_csv(path, rows, LOG_FIELDS)
+
+
+def _write_csv(path, rows, fields=None):
+    fields = fields or list(rows[0])
     with atomic_path(path, ".csv") as tmp:
-        lines = [",".join(LOG_FIELDS)]
-        lines += [",".join(f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k]) for k in LOG_FIELDS) for r in rows]
+        lines = [",".join(fields)]
+        lines += [",".join(f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k]) for k in fields) for r in rows]
         tmp.write_text("\n".join(lines) + "\n")
 
 
@@ -279,4 +311,15 @@ def card_markdown(card: dict) -> str:
         lines.append(f"- last epoch: loss {last['loss']:.4f} (CE {last['ce']:.4f}, KL {last['kl']:.1f}, "
                      f"reg {last['reg']:.4f}), validation token accuracy {last['val_acc']:.4f}")
     lines += ["", f"Encoding for accuracies: {card['encoding']}.", ""]
+    if card.get("control"):
+        from sent.control import markdown_table
+
+        pairs = next(iter(card["control"].values()))["pairs"]
+        lines += ["## Decoder control", "",
+                  f"z1 of {pairs} test pairs per attribute (differing in that attribute only) takes z2's values "
+                  "in some dims; the decoded attribute is scored like a SeNT edit (exact hits, R^2 over valid "
+                  "decodings, valid fraction). `regularised`: dim k only; `mi-top3`: the 3 dims of highest MI "
+                  "(SeNT's ceiling); `not-...`: every other dim; `all`: z2. Readout: held-out R^2 of a "
+                  "linear map reading the attribute without its regularised (or top MI) dim.", "",
+                  *markdown_table(card["control"]), ""]
     return "\n".join(lines)

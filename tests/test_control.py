@@ -1,0 +1,149 @@
+"""Decoder control (sent.control) on hand-made models where the answer is known, and on real ones."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import run_tool
+from sent import data
+from sent.attributes import extract_attributes
+from sent.control import CASES, decoder_control, log_rows, model_control, pairs_differing_in
+from sent.errors import SentError
+from sent.vae import load_model
+
+TEST_ROWS = data.split_indices(data.NUM_MELODIES, 0)[2]
+NOISE = 0.25
+
+
+def hand_made(read_from: int):
+    """A 32-dim 'model': dims 0..8 hold the attributes, dims 9..17 a copy of them, dims 18..31
+    noise; its decoder reads the attributes from dims read_from..read_from+8 only."""
+
+    def encode(tokens):
+        a = extract_attributes(tokens).astype(np.float64)
+        rng = np.random.default_rng(len(tokens))
+        z = np.concatenate([a, a, rng.normal(size=(len(a), 14))], axis=1)
+        return z, np.full_like(z, NOISE)
+
+    def decode(codes):
+        factors = np.clip(np.rint(codes[:, read_from:read_from + 9]), 0, np.array(data.FACTOR_COUNTS) - 1)
+        return data.melody_tokens(factors.astype(np.int64))
+
+    return encode, decode
+
+
+def pair_tokens(attribute, n=200):
+    rows1, rows2 = pairs_differing_in(TEST_ROWS, attribute, n)
+    return data.melody_tokens(data.factors_of(rows1)), data.melody_tokens(data.factors_of(rows2))
+
+
+def test_test_pairs_differ_in_one_attribute_and_stay_in_the_test_split():
+    in_test = set(TEST_ROWS.tolist())
+    for k in range(9):
+        rows1, rows2 = pairs_differing_in(TEST_ROWS, k, 300, seed=4)
+        assert len(rows1) == 300 and in_test.issuperset(rows1.tolist()) and in_test.issuperset(rows2.tolist())
+        f1, f2 = data.factors_of(rows1), data.factors_of(rows2)
+        differs = f1 != f2
+        assert differs[:, k].all() and not np.delete(differs, k, axis=1).any()
+        again = pairs_differing_in(TEST_ROWS, k, 300, seed=4)
+        assert np.array_equal(again[0], rows1) and np.array_equal(again[1], rows2)
+    assert not np.array_equal(pairs_differing_in(TEST_ROWS, 0, 300, seed=5)[0], pairs_differing_in(TEST_ROWS, 0, 300, seed=4)[0])
+
+
+@pytest.mark.parametrize("attribute", [0, 2, 6])
+def test_decoder_reading_the_copies_ignores_the_regularised_dim(attribute):
+    encode, decode = hand_made(read_from=9)
+    fig = decoder_control(encode, decode, *pair_tokens(attribute), attribute, regularised_dim=attribute)
+    assert fig["regularised"]["hit"] == 0 and fig["not-regularised"]["hit"] == 1
+    assert fig["all"]["hit"] == 1 and fig["all"]["r2"] == 1 and fig["all"]["valid"] == 1
+    # both informative dims rank first: the top 3 carry the copy, the rest do not
+    assert {attribute, 9 + attribute} <= set(fig["mi_dims"])
+    assert fig["mi-top3"]["hit"] == 1 and fig["not-mi-top3"]["hit"] == 0
+    assert fig["readout_r2"] == pytest.approx(1)
+    assert fig["dim_noise"] == pytest.approx(NOISE)
+
+
+@pytest.mark.parametrize("attribute", [1, 4])
+def test_decoder_reading_the_regularised_dims_follows_them(attribute):
+    encode, decode = hand_made(read_from=0)
+    fig = decoder_control(encode, decode, *pair_tokens(attribute), attribute, regularised_dim=attribute)
+    assert fig["regularised"]["hit"] == 1 and fig["regularised"]["r2"] == 1
+    assert fig["not-regularised"]["hit"] == 0
+    assert fig["not-regularised"]["r2"] < 0  # the start value, not the target: worse than the mean
+    assert fig["readout_r2"] == pytest.approx(1)  # the copy is still there; this decoder ignores it
+
+
+def test_readout_without_a_copy_is_near_zero():
+    encode, decode = hand_made(read_from=0)
+
+    def encode_without_copy(tokens):
+        z, s = encode(tokens)
+        z[:, 9:18] = 0
+        return z, s
+
+    fig = decoder_control(encode_without_copy, decode, *pair_tokens(2), 2, regularised_dim=2)
+    assert abs(fig["readout_r2"]) < 0.3  # noise of a 23-feature fit on 200 codes; a copy gives 1
+
+
+def test_without_a_regularised_dim_only_the_mi_and_all_cases_exist():
+    encode, decode = hand_made(read_from=0)
+    fig = decoder_control(encode, decode, *pair_tokens(3), 3, regularised_dim=None)
+    assert "regularised" not in fig and "dim_spread" not in fig
+    assert fig["all"]["hit"] == 1
+    rows = log_rows({"rhythm_bar1": fig}, epoch=2)
+    assert rows[0]["epoch"] == 2 and np.isnan(rows[0]["regularised_hit"]) and rows[0]["all_hit"] == 1
+
+
+def test_too_few_pairs_is_a_clear_error():
+    encode, decode = hand_made(read_from=0)
+    t1, t2 = pair_tokens(0, n=4)
+    with pytest.raises(SentError, match="at least 8 pairs"):
+        decoder_control(encode, decode, t1, t2, 0, 0)
+
+
+def test_real_model_figures_and_the_control_tool(tiny_model, tmp_path):
+    model, _ = load_model(tiny_model)
+    figures = model_control(model, TEST_ROWS, pairs=40, attributes=[2, 5])
+    assert set(figures) == {"scale", "arp_chord1"}
+    for fig in figures.values():
+        assert fig["pairs"] == 40 and len(fig["mi_dims"]) == 3
+        for case in CASES:
+            assert 0 <= fig[case]["hit"] <= 1 and 0 <= fig[case]["valid"] <= 1
+    assert not model.training
+    again = model_control(model, TEST_ROWS, pairs=40, attributes=[2, 5])
+    assert figures == again  # same seed, same figures
+    assert json.loads(json.dumps(figures, allow_nan=False)) == figures  # strict JSON: undefined R^2 is null
+
+    copy = tmp_path / tiny_model.name
+    copy.write_bytes(tiny_model.read_bytes())
+    printed = run_tool("train-vae", "control", copy, "--pairs", 40).stdout
+    assert printed.startswith("| attribute |") and "| arp_chord4 |" in printed
+    _, card = load_model(copy)
+    assert set(card["control"]) == set(data.ATTRIBUTE_NAMES)
+    run_tool("train-vae", "card", copy)
+    md = copy.with_suffix("").with_name(copy.stem + ".md").read_text()
+    assert "## Decoder control" in md and "| octave |" in md
+    assert json.loads(copy.with_name(copy.stem + ".json").read_text())["control"]["octave"]["pairs"] == 40
+
+
+def test_training_logs_control_each_epoch_and_curves_plot_it(tmp_path, dataset):
+    from sent.vae import ModelSpec
+    from sent.vae_training import TrainConfig, train
+
+    out = tmp_path / "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_0.pt"
+    config = TrainConfig(epochs=2, batch_size=64, lr=3e-3, batches_per_epoch=5, beta_warmup_epochs=0,
+                         beta_ramp_batches=10, val_rows=64, test_rows=256, control_pairs=20)
+    card = train(ModelSpec.parse(out.stem), config, out, dataset=dataset, progress=False)
+    log = out.with_suffix(".control.csv").read_text().splitlines()
+    assert log[0].startswith("epoch,step,beta,kl,attribute,regularised_r2,")
+    assert len(log) == 1 + 2 * 9 and log[-1].startswith("1,10,") and ",arp_chord4," in log[-1]
+    assert card["control"]["tonic"]["pairs"] == 20
+    written = run_tool("train-vae", "curves", tmp_path / "curves", out.with_suffix(".control.csv"),
+                       out.with_suffix(".control.csv"), "--labels", "a,b", "--total_steps", "10,20").stdout
+    assert (tmp_path / "curves.png").stat().st_size > 10_000 and "curves.pdf" in written
+    bad = run_tool("train-vae", "curves", tmp_path / "c", out.with_suffix(".log.csv"), check=False)
+    assert bad.returncode == 2 and "missing column(s) attribute" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    bad = run_tool("train-vae", "curves", tmp_path / "c", out.with_suffix(".control.csv"), "--labels", "a,b",
+                   check=False)
+    assert bad.returncode == 2 and "1 logs but 2 labels" in bad.stderr
