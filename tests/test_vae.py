@@ -246,3 +246,17 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, dataset, monke
     b, _ = load_model(resumed)
     for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         assert torch.equal(x, y), k
+
+
+def test_fine_tuning_starts_from_the_given_model(tmp_path, dataset, tiny_model):
+    """--init: with a zero learning rate the run must end exactly where its initial model was."""
+    start, _ = load_model(tiny_model)
+    out = tmp_path / "s2-VAE_b_0.2_c_30.0_g_10.0_r_0.pt"  # a fine-tune may change the capacity
+    config = TrainConfig(**{**TINY, "epochs": 1, "lr": 0.0, "init": str(tiny_model), "test_rows": 256})
+    card = train(ModelSpec.parse(out.stem), config, out, dataset=dataset, progress=False)
+    tuned, _ = load_model(out)
+    for (k, x), (_, y) in zip(start.state_dict().items(), tuned.state_dict().items()):
+        assert torch.equal(x, y), k
+    assert card["schedule"]["init"] == str(tiny_model)
+    with pytest.raises(SentError, match="cannot start the training of a ar-VAE"):
+        train(ModelSpec.parse(IDS["ar-VAE"]), config, tmp_path / "ar.pt", dataset=dataset, progress=False)
