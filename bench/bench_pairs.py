@@ -2,9 +2,11 @@
 
 Real workload: seed 0's test split (338,688 rows), threshold 0, limit 300,000, all 9 attributes
 by the fast algorithm; the brute force is timed on --brute-attributes (minutes each) and the
-outputs compared. Then threshold > 0 on the first 100,000 rows.
+outputs compared. Then threshold > 0 on the first 100,000 rows. Then continuous attributes (every
+value distinct, the case of user-defined attributes): --continuous-rows uniform rows in 3, 5 and 9
+dims at thresholds 0.05 and 0.2.
 
-usage: python bench/bench_pairs.py [--brute-attributes 8] [--threshold 0.1]
+usage: python bench/bench_pairs.py [--brute-attributes 8] [--threshold 0.1] [--continuous-rows 20000]
 """
 
 import argparse
@@ -31,6 +33,7 @@ def main():
     parser.add_argument("--brute-attributes", default="8", help="comma-separated attribute indices")
     parser.add_argument("--threshold", type=float, default=0.1)
     parser.add_argument("--rows", type=int, default=100_000, help="rows for the threshold > 0 comparison")
+    parser.add_argument("--continuous-rows", type=int, default=20_000)
     args = parser.parse_args()
     x, _ = normalise(data.factors_of(data.split_indices(seed=0)[2]))
     find_pairs(x[:100], 0), brute_force_pairs(x[:100], 0), find_pairs(x[:100], 0, 0.1)  # compile
@@ -52,6 +55,16 @@ def main():
         ref, t_brute = timed(lambda: brute_force_pairs(sub, k, args.threshold, 300_000))
         print(f"threshold {args.threshold}, {len(sub):,} rows, {data.ATTRIBUTE_NAMES[k]}: fast {t_fast:.3f} s, "
               f"brute force {t_brute:.1f} s, ratio {t_brute / t_fast:,.0f}x, identical: {same(got, ref)}")
+
+    rng = np.random.default_rng(0)
+    for dims in (3, 5, 9):
+        cont = rng.random((args.continuous_rows, dims))
+        for threshold in (0.05, 0.2):
+            got, t_fast = timed(lambda: find_pairs(cont, 0, threshold, 300_000))
+            ref, t_brute = timed(lambda: brute_force_pairs(cont, 0, threshold, 300_000))
+            print(f"continuous, {len(cont):,} rows x {dims} dims, threshold {threshold}: fast {t_fast:.3f} s, "
+                  f"brute force {t_brute:.2f} s, ratio {t_brute / t_fast:,.1f}x, identical: {same(got, ref)}, "
+                  f"pairs {len(ref[0]):,}")
 
 
 if __name__ == "__main__":

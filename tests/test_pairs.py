@@ -63,3 +63,35 @@ def test_bad_arguments():
         find_pairs(np.full((5, 3), np.nan), 0)
     with pytest.raises(SentError, match="non-negative"):
         find_pairs(x, 0, threshold=-1)
+
+
+@pytest.mark.parametrize("dims", [2, 3, 5, 9])
+@pytest.mark.parametrize("threshold", [0.01, 0.05, 0.2])
+def test_identical_on_unrounded_continuous_data(dims, threshold):
+    """Every value distinct: the case a dense cell grid cannot hold (issue #14)."""
+    rng = np.random.default_rng(dims)
+    x = rng.random((1500, dims)) ** 2  # uneven density
+    x[700:720] = x[3]                  # exact duplicates too
+    for k in (0, dims - 1):
+        assert _same(find_pairs(x, k, threshold, 10_000), brute_force_pairs(x, k, threshold, 10_000))
+
+
+def test_rounded_continuous_data_that_used_to_need_a_972_gib_grid():
+    x = np.round(np.random.default_rng(3).random((3000, 5)), 2)
+    for k in range(5):
+        fast = find_pairs(x, k, 0.05, 300_000)
+        assert len(fast[0]) > 100 and _same(fast, brute_force_pairs(x, k, 0.05, 300_000))
+        assert _same(find_pairs(x, k, 0.05, 7), brute_force_pairs(x, k, 0.05, 7))  # the limit
+
+
+def test_values_on_cube_faces_and_at_exactly_the_threshold():
+    """Distances equal to the threshold, values on multiples of the cube side, negative values."""
+    from sent.pairs import _grid_pairs
+
+    rng = np.random.default_rng(9)
+    x = rng.integers(-4, 5, size=(1200, 3)) * 0.05
+    for k in range(3):
+        for threshold in (0.05, 0.1, 0.15):
+            ref = brute_force_pairs(x, k, threshold, 300_000)
+            assert _same(find_pairs(x, k, threshold, 300_000), ref)  # few values: the lattice
+            assert _same(_grid_pairs(x + 0.0, k, threshold, threshold ** 2, 300_000), ref)  # the grid, forced

@@ -5,12 +5,16 @@ pair i with the FIRST unused j < i whose distance over all attributes except k i
 threshold (squared Euclidean <= threshold^2, or in categorical mode the number of differing
 attributes <= threshold); both become used; stop at `limit` pairs.
 
-Equivalent fast form: an index i is never used when the scan reaches it, and every index that
-found no partner waits in the queue of its cell (its exact values on the other attributes) in
-ascending order. So the first unused j < i within reach is the smallest queue head among the
-cells within the threshold of i's cell: a queue pop instead of a scan. Threshold 0 visits one
-cell; a positive threshold enumerates the cells within reach, and every candidate is checked
-with the same distance function as the brute-force definition, so the output is identical.
+Equivalent fast forms, identical output, memory O(N) for any data:
+- Few distinct values (dMelodies), or threshold 0: an index i is never used when the scan reaches
+  it, and every index that found no partner waits in the queue of its cell (its exact values on
+  the other attributes) in ascending order. So the first unused j < i within reach is the
+  smallest queue head among the cells within the threshold of i's cell: a queue pop instead of
+  a scan. Threshold 0 visits one cell; a positive one enumerates the lattice cells within reach.
+- Many distinct values (continuous attributes) and a Euclidean threshold > 0: the waiting indices
+  are pairwise out of reach, so few wait in any grid cube of side = threshold; i checks the
+  waiting lists of the cubes within reach and takes the smallest index in reach.
+Every candidate is checked with the brute-force definition's own distance function.
 """
 
 from __future__ import annotations
@@ -75,6 +79,30 @@ def brute_force_pairs(x: np.ndarray, attribute: int, threshold: float = 0.0, lim
     """The O(N^2) greedy definition, literally: the reference for tests and benchmarks."""
     bound = float(threshold) if categorical else float(threshold) ** 2
     return _brute_force(np.ascontiguousarray(x, dtype=np.float64), attribute, limit, bound, categorical)
+
+
+@numba.njit(cache=True)
+def _greedy_exact(cell_of, cell_start, limit):
+    """Threshold 0: the partner of i is the head of its own cell's queue of waiting indices."""
+    n = cell_of.shape[0]
+    head = cell_start[:-1].copy()   # queue of cell c: queue[head[c]:tail[c]]
+    tail = cell_start[:-1].copy()
+    queue = np.empty(n, dtype=np.int64)
+    out_i = np.empty(min(n // 2, limit), dtype=np.int64)
+    out_j = np.empty_like(out_i)
+    count = 0
+    for i in range(n):
+        if count >= limit:
+            break
+        own = cell_of[i]
+        if head[own] < tail[own]:
+            out_i[count], out_j[count] = i, queue[head[own]]
+            head[own] += 1
+            count += 1
+        else:
+            queue[tail[own]] = i
+            tail[own] += 1
+    return out_i[:count], out_j[:count], np.zeros(count, dtype=np.float64)
 
 
 @numba.njit(cache=True, inline="always")
@@ -171,51 +199,177 @@ def _greedy_cells(x, cell_of, cell_start, values, counts, strides, code_to_cell,
     return out_i[:count], out_j[:count], out_d[:count]
 
 
+@numba.njit(cache=True)
+def _find_cell(keys, key):
+    """Row of `key` in the lexicographically sorted int64 rows `keys`, or -1."""
+    lo, hi = 0, keys.shape[0]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        order = 0
+        for c in range(keys.shape[1]):
+            if keys[mid, c] != key[c]:
+                order = -1 if keys[mid, c] < key[c] else 1
+                break
+        if order == 0:
+            return mid
+        if order < 0:
+            lo = mid + 1
+        else:
+            hi = mid
+    return -1
+
+
+@numba.njit(cache=True)
+def _greedy_grid(x, coords, keys, cell_of, side, skip, limit, bound):
+    """Euclidean threshold > 0. Every unused j < i is a row still waiting for a partner, and
+    waiting rows are pairwise out of reach (a later one would have paired with an earlier one),
+    so few of them lie in any cube of side `side` >= threshold. They wait, in ascending order, in
+    doubly linked lists per grid cube; row i looks only at the cubes whose box is within reach
+    (offsets -1, 0, +1 per column, pruned depth-first) and takes the smallest waiting index in reach.
+    Memory O(rows + cubes)."""
+    n, ncols = x.shape
+    head = np.full(keys.shape[0], -1, dtype=np.int64)
+    tail = np.full(keys.shape[0], -1, dtype=np.int64)
+    nxt = np.full(n, -1, dtype=np.int64)
+    prv = np.full(n, -1, dtype=np.int64)
+    out_i = np.empty(min(n // 2, limit), dtype=np.int64)
+    out_j = np.empty_like(out_i)
+    out_d = np.empty(out_i.shape[0], dtype=np.float64)
+    slack = bound * (1 + 1e-9) + 1e-12  # prune generously; candidates are checked exactly
+    offset = np.zeros(ncols, dtype=np.int64)
+    spent = np.zeros(ncols + 1, dtype=np.float64)
+    key = np.empty(ncols, dtype=np.int64)
+    count = 0
+    for i in range(n):
+        if count >= limit:
+            break
+        best = -1
+        col = 0
+        offset[0] = -2
+        while col >= 0:
+            if col == ncols:
+                for c in range(ncols):
+                    key[c] = coords[i, c] + offset[c]
+                cell = _find_cell(keys, key)
+                if cell >= 0:
+                    j = head[cell]
+                    while j >= 0 and (best < 0 or j < best):
+                        if _distance(x, i, j, skip, False) <= bound:
+                            best = j
+                            break
+                        j = nxt[j]
+                col -= 1
+                continue
+            o = offset[col] + 1
+            cost = 0.0
+            while o <= 1:
+                if col == skip:
+                    if o == 0:
+                        break
+                elif o == 0:
+                    cost = 0.0
+                    break
+                else:
+                    edge = (coords[i, col] + (o > 0)) * side  # the near face of the neighbouring cube
+                    cost = (x[i, col] - edge) ** 2
+                    if spent[col] + cost <= slack:
+                        break
+                o += 1
+            if o <= 1:
+                offset[col] = o
+                spent[col + 1] = spent[col] + cost
+                col += 1
+                if col < ncols:
+                    offset[col] = -2
+            else:
+                col -= 1
+        if best >= 0:
+            cell = cell_of[best]
+            if prv[best] >= 0:
+                nxt[prv[best]] = nxt[best]
+            else:
+                head[cell] = nxt[best]
+            if nxt[best] >= 0:
+                prv[nxt[best]] = prv[best]
+            else:
+                tail[cell] = prv[best]
+            out_i[count], out_j[count] = i, best
+            out_d[count] = _distance(x, i, best, skip, False)
+            count += 1
+        else:
+            cell = cell_of[i]
+            prv[i] = tail[cell]
+            if tail[cell] >= 0:
+                nxt[tail[cell]] = i
+            else:
+                head[cell] = i
+            tail[cell] = i
+    return out_i[:count], out_j[:count], out_d[:count]
+
+
+def _grid_pairs(x, attribute, threshold, bound, limit):
+    """Grid cubes of side a hair above the threshold: an in-reach pair's cube coordinates then
+    differ by at most 1 per column despite rounding."""
+    side = threshold * (1 + 1e-6)
+    coords = np.floor(x / side).astype(np.int64)
+    coords[:, attribute] = 0
+    keys, cell_of = np.unique(coords, axis=0, return_inverse=True)
+    return _greedy_grid(x, coords, np.ascontiguousarray(keys), cell_of.ravel().astype(np.int64), side,
+                        attribute, limit, bound)
+
+
+# the lattice of distinct values may use this many entries per row (memory O(rows))
+LATTICE_ENTRIES_PER_ROW = 16
+
+
 def find_pairs(x: np.ndarray, attribute: int, threshold: float = 0.0, limit: int = 300_000,
                categorical: bool = False):
     """Greedy pairs for one attribute of normalised attributes x (N x F).
 
     Returns (i, j, d) arrays in the order found, with j < i; d is the squared Euclidean distance
-    (or, categorical, the count of differing attributes) over the other attributes.
+    (or, categorical, the count of differing attributes) over the other attributes. Memory is
+    O(N) for any data and threshold.
     """
-    x = np.ascontiguousarray(x, dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0: one cell per value
     if x.ndim != 2 or x.shape[0] == 0:
         raise SentError(f"attributes: expected a non-empty (N, F) array, got shape {x.shape}")
     if not np.isfinite(x).all():
         raise SentError("attributes: contain NaN or infinite values")
     if not 0 <= attribute < x.shape[1]:
         raise SentError(f"attribute index {attribute} out of range 0..{x.shape[1] - 1}")
-    if threshold < 0 or limit < 0:
+    if not threshold >= 0 or limit < 0:
         raise SentError(f"threshold ({threshold}) and limit ({limit}) must be non-negative")
     bound = float(threshold) if categorical else float(threshold) ** 2
-    # per column: sorted distinct values; a cell is the tuple of value indices of the other columns
-    uniques, index_cols = [], []
+    # a cell is the tuple of value indices of the other columns; its rows wait in one queue, ascending
+    uniques, value_of = [], np.zeros(x.shape, dtype=np.int64)
     for c in range(x.shape[1]):
         u, inv = np.unique(x[:, c], return_inverse=True)
-        if c == attribute:
-            u, inv = u[:1], np.zeros_like(inv)
-        uniques.append(u)
-        index_cols.append(inv.ravel())
+        if c != attribute:
+            value_of[:, c] = inv.ravel()
+        uniques.append(u if c != attribute else u[:1])
     counts = np.array([len(u) for u in uniques], dtype=np.int64)
-    if float(np.prod(counts.astype(np.float64))) > 2**40:
-        raise SentError("attributes: too many distinct value combinations for the cell index; "
-                        "round or categorise the attributes first")
-    strides = np.ones(len(counts), dtype=np.int64)
-    for c in range(len(counts) - 2, -1, -1):
-        strides[c] = strides[c + 1] * counts[c + 1]
-    codes = np.zeros(len(x), dtype=np.int64)
-    for c, inv in enumerate(index_cols):
-        codes += inv * strides[c]
-    cell_codes, cell_of = np.unique(codes, return_inverse=True)
-    cell_of = cell_of.ravel().astype(np.int64)
-    cell_start = np.concatenate([[0], np.cumsum(np.bincount(cell_of, minlength=len(cell_codes)))])
-    if bound > 0:
-        code_to_cell = np.full(int(counts.prod()), -1, dtype=np.int64)
-        code_to_cell[cell_codes] = np.arange(len(cell_codes))
+    lattice = float(np.prod(counts.astype(np.float64)))
+    if lattice < 2.0 ** 62:  # a cell's code fits an int64: one fast 1-d unique
+        strides = np.ones(len(counts), dtype=np.int64)
+        for c in range(len(counts) - 2, -1, -1):
+            strides[c] = strides[c + 1] * counts[c + 1]
+        cell_codes, cell_of = np.unique(value_of @ strides, return_inverse=True)
     else:
-        code_to_cell = np.zeros(1, dtype=np.int64)
+        cell_codes, cell_of = None, np.unique(value_of, axis=0, return_inverse=True)[1]
+    cell_of = cell_of.ravel().astype(np.int64)
+    cell_start = np.concatenate([[0], np.cumsum(np.bincount(cell_of))]).astype(np.int64)
+    if bound == 0:
+        return _greedy_exact(cell_of, cell_start, int(limit))
+    if lattice > max(LATTICE_ENTRIES_PER_ROW * len(x), 2 ** 20):
+        if categorical:
+            raise SentError(f"attributes: {lattice:.3g} combinations of distinct values are too many for "
+                            "categorical mode with a threshold; use Euclidean distance (no --categorical)")
+        return _grid_pairs(x, attribute, float(threshold), bound, int(limit))
+    # few distinct values (e.g. dMelodies): enumerate the lattice cells within reach
+    code_to_cell = np.full(int(counts.prod()), -1, dtype=np.int64)
+    code_to_cell[cell_codes] = np.arange(len(cell_codes))
     values = np.zeros((len(counts), counts.max()), dtype=np.float64)
     for c, u in enumerate(uniques):
         values[c, :len(u)] = u
-    return _greedy_cells(x, cell_of, cell_start.astype(np.int64), values, counts, strides, code_to_cell,
-                         attribute, int(limit), bound, categorical)
+    return _greedy_cells(x, cell_of, cell_start, values, counts, strides, code_to_cell, attribute, int(limit),
+                         bound, categorical)
