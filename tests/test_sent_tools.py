@@ -1,15 +1,21 @@
 """train-zc -> train-sent -> evaluate -> perform: mechanics on a tiny model, bad inputs."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from helpers import ROOT, prepare_repository, run_tool
-from sent.io import load_npz, save_npz
+from sent.io import load_npz, load_torch, save_npz
 from sent.repository import Repository
-from sent.traversal import SentNet, SentOptions, ZtoC, load_sent, train_sent
+from sent.traversal import SENT_FORMAT, SentNet, SentOptions, ZtoC, load_sent, train_sent
 from sent.vae import load_model
 
 ROWS = 30_000
@@ -100,11 +106,38 @@ def test_nan_loss_stops_and_keeps_best_model(repo_dir, tiny_model, monkeypatch):
         value = real(self, zn, c2)
         return value * float("nan") if calls["n"] > 8 else value
 
+    finished = (repo_dir / f"sent_{RHYTHM}.model").read_bytes()
     monkeypatch.setattr(traversal.Perception, "loss", nan_after_first_epoch)
-    with pytest.raises(SentError, match="NaN/inf at epoch 1; best model"):
+    with pytest.raises(SentError, match=r"NaN/inf at epoch 1; best model so far \(loss .*\) in .*sent_3.model.partial"):
         train_sent(repo, RHYTHM, vae, SentOptions(epochs=3, max_pairs=500))  # 8 batches per epoch
-    net, meta = load_sent(repo, RHYTHM)
+    meta, _ = load_torch(repo_dir / f"sent_{RHYTHM}.model.partial", SENT_FORMAT)
     assert meta["epoch"] == 0 and np.isfinite(meta["loss"])
+    assert (repo_dir / f"sent_{RHYTHM}.model").read_bytes() == finished  # the finished model is untouched
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_training_leaves_no_model_that_evaluate_would_trust(repo_dir, tiny_model, sig):
+    k = 4 if sig == signal.SIGTERM else 6
+    run_tool("mi", repo_dir, "--attribute", k, "--max-samples", 300)
+    run_tool("train-zc", repo_dir, "--attribute", k, "--epochs", 1, "--max-pairs", 300)
+    env = dict(os.environ, PATH=f"{ROOT / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.Popen([str(ROOT / "bin" / "train-sent"), str(repo_dir), str(tiny_model), "--attribute", str(k),
+                             "--epochs", "400", "--max-pairs", "300"], env=env, stderr=subprocess.PIPE, text=True)
+    partial_log = repo_dir / f"train_{k}.csv.partial"
+    deadline = time.monotonic() + 300
+    while not (partial_log.exists() and len(partial_log.read_text().splitlines()) >= 3):  # a few epochs in
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+        time.sleep(0.2)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == (143 if sig == signal.SIGTERM else -signal.SIGKILL)
+    assert (repo_dir / f"sent_{k}.model.partial").exists() and not (repo_dir / f"sent_{k}.model").exists()
+    assert not (repo_dir / f"train_{k}.csv").exists()
+    if sig == signal.SIGTERM:  # SystemExit unwinds: no temporary file of an interrupted write stays
+        assert not list(repo_dir.glob(".*.tmp"))
+    _fails("evaluate", repo_dir, tiny_model, "--attribute", k, match=f"sent_{k}.model: no traversal function")
+    run_tool("train-sent", repo_dir, tiny_model, "--attribute", k, "--epochs", 1, "--max-pairs", 300)
+    assert (repo_dir / f"sent_{k}.model").exists() and not (repo_dir / f"sent_{k}.model.partial").exists()
+    assert not partial_log.exists() and len((repo_dir / f"train_{k}.csv").read_text().splitlines()) == 2
 
 
 def _fails(tool, *args, match):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import fire
@@ -22,8 +23,13 @@ def set_threads(threads: int | None) -> None:
 
 
 def main(component) -> None:
-    """Run `component` with fire; a SentError becomes `tool: error: message` and exit code 2."""
+    """Run `component` with fire; a SentError becomes `tool: error: message` and exit code 2.
+
+    SIGTERM (what schedulers and `kill` send) becomes SystemExit(143), so that the cleanup of
+    partly written temporary files runs as it does for Ctrl-C.
+    """
     tool = os.path.basename(sys.argv[0])
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         fire.Fire(component, name=tool)
     except SentError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from pathlib import Path
 
@@ -254,7 +255,11 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
     l1, l2, l3 = options.lambdas
     meta = {"attribute": k, "name": repo.names[k], "net": net.options, "options": dataclasses.asdict(options),
             "relevant": corr.tolist(), "model_id": repo.model_id}
-    model_path, rows, best = repo.path(f"sent_{k}.model"), [], math.inf
+    # The best network so far and the log live under .partial names until the last epoch: an
+    # interrupted run never leaves a sent_<k>.model (or a log) that evaluate would take for finished.
+    model_path, log_path = repo.path(f"sent_{k}.model"), repo.path(f"train_{k}.csv")
+    partial_model, partial_log = (Path(f"{p}.partial") for p in (model_path, log_path))
+    rows, best = [], math.inf
     start_time = time.perf_counter()
     for epoch in range(options.epochs):
         net.train()
@@ -277,16 +282,20 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
             sums += np.array([loss.item(), loss_r.item(), loss_i.item(), loss_c.item()]) * len(b)
         means = sums / len(z1)
         if not np.isfinite(means).all():
-            kept = f"best model (loss {best:.4g}) kept in {model_path}" if rows else "no model saved"
+            kept = f"best model so far (loss {best:.4g}) in {partial_model}" if rows else "no model saved"
             raise SentError(f"{repo.names[k]}: loss became NaN/inf at epoch {epoch}; {kept}")
         if means[0] < best:
             best = float(means[0])
-            save_torch(model_path, SENT_FORMAT, {**meta, "epoch": epoch, "loss": best}, net.state_dict())
+            save_torch(partial_model, SENT_FORMAT, {**meta, "epoch": epoch, "loss": best}, net.state_dict())
         rows.append((epoch, *map(float, means), best))
-        _write_csv(repo.path(f"train_{k}.csv"), ("epoch", "loss", "lossR", "lossI", "lossC", "best"), rows)
+        _write_csv(partial_log, ("epoch", "loss", "lossR", "lossI", "lossC", "best"), rows)
         if progress:
             print(f"sent {repo.names[k]} epoch {epoch}: loss {means[0]:.4f} R {means[1]:.4f} I {means[2]:.4f} "
                   f"C {means[3]:.4f}", flush=True)
+    if not rows:
+        raise SentError(f"{repo.names[k]}: no epochs to train (epochs={options.epochs})")
+    os.replace(partial_log, log_path)
+    os.replace(partial_model, model_path)
     return {**meta, "best_loss": best, "seconds": time.perf_counter() - start_time,
             "extract_seconds": perception.extract_seconds if perception else 0.0}
 
