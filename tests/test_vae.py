@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import run_tool
 from reference_vae import plain_decode, plain_encode
 from sent import data
 from sent.errors import SentError
@@ -183,6 +184,21 @@ def test_save_load_round_trip_and_bad_files(tmp_path):
         load_model(mismatched)
     with pytest.raises(SentError, match="no such model file"):
         load_model(tmp_path / "missing.pt")
+
+
+def test_damaged_model_file_is_refused(tmp_path):
+    """4 KiB of flipped bytes inside the weights: torch.load alone would not notice (issue #14)."""
+    path = tmp_path / "m.pt"
+    save_model(VAE(ModelSpec.parse(IDS["ar-VAE"])), path, {"id": IDS["ar-VAE"]})
+    raw = bytearray(path.read_bytes())
+    start = len(raw) // 2
+    raw[start:start + 4096] = bytes(b ^ 0xFF for b in raw[start:start + 4096])
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(SentError, match=r"damaged.pt: damaged model file \(checksum mismatch in .*\)"):
+        load_model(damaged)
+    proc = run_tool("train-vae", "control", damaged, check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "damaged model file" in proc.stderr
 
 
 def test_loading_never_runs_pickled_code(tmp_path):

@@ -108,6 +108,20 @@ def save_torch(path, file_format: str, meta: dict, state_dict: dict) -> None:
         torch.save(payload, tmp)
 
 
+def _verify_zip(path: Path) -> None:
+    """torch files are zip archives; torch.load does not check their CRCs, so damage inside the
+    weights would load silently. testzip reads every member and checks it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise SentError(f"{path}: not a readable model file ({exc})") from None
+    except zipfile.error as exc:
+        raise SentError(f"{path}: damaged model file ({exc})") from None
+    if damaged is not None:
+        raise SentError(f"{path}: damaged model file (checksum mismatch in {damaged}); restore or retrain it")
+
+
 def load_torch(path, file_format: str, device: str = "cpu") -> tuple[dict, dict]:
     """(meta, state_dict) of a file written by save_torch, with one-line errors; never runs pickled code."""
     import torch
@@ -115,6 +129,7 @@ def load_torch(path, file_format: str, device: str = "cpu") -> tuple[dict, dict]
     path = Path(path)
     if not path.is_file():
         raise SentError(f"{path}: no such model file")
+    _verify_zip(path)
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
