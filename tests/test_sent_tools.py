@@ -226,7 +226,11 @@ def arp_repo(repo_dir, tiny_model):
 def test_traverse_sweep_files_and_json(arp_repo, tiny_model, tmp_path):
     repo_dir, arp = arp_repo, ARP
     out = tmp_path / "sweep"
-    run_tool("traverse", 12345, tiny_model, repo_dir, "arp_chord1", "--sweep", "--out", out)
+    # the tiny model reconstructs melodies poorly: edits are allowed only when asked for explicitly
+    _fails("traverse", 12345, tiny_model, repo_dir, "arp_chord1", "--sweep", "--out", out,
+           match="reconstructs only")
+    assert not out.exists()
+    run_tool("traverse", 12345, tiny_model, repo_dir, "arp_chord1", "--sweep", "--out", out, "--min_reconstruction", 0)
     names = sorted(p.name for p in out.iterdir())
     assert names == ["arp_chord1_down.mid", "arp_chord1_down.musicxml", "arp_chord1_up.mid",
                      "arp_chord1_up.musicxml", "original.mid", "original.musicxml", "pianoroll.png", "traverse.json"]
@@ -238,6 +242,9 @@ def test_traverse_sweep_files_and_json(arp_repo, tiny_model, tmp_path):
 
     original = data.melody_tokens(data.factors_of([12345]))[0]
     assert report["original"]["tokens"] == original.tolist()
+    vae, _ = load_model(tiny_model)
+    mean, _ = vae.encoder(torch.as_tensor(original, dtype=torch.long).reshape(1, -1))
+    assert report["original"]["reconstructed_tokens"] == int((vae.decode_tokens(mean)[0].numpy() == original).sum())
     assert np.array_equal(read_midi_tokens(out / "original.mid"), original)
     for edit in report["edits"]:
         got = extract_attributes(np.array([edit["tokens"]]))[0]
@@ -253,9 +260,9 @@ def test_traverse_inputs_and_errors(arp_repo, tiny_model, tmp_path):
     tokens = data.melody_tokens(data.factors_of([4242]))[0]
     write_melody(tokens, tmp_path / "in.mid")
     run_tool("traverse", tmp_path / "in.mid", tiny_model, repo_dir, "arp_chord1", "--value", "down",
-             "--out", tmp_path / "a")
+             "--out", tmp_path / "a", "--min_reconstruction", 0)
     run_tool("traverse", ",".join(map(str, tokens)), tiny_model, repo_dir, ARP, "--value", "down",
-             "--out", tmp_path / "b")
+             "--out", tmp_path / "b", "--min_reconstruction", 0)
     a = json.loads((tmp_path / "a" / "traverse.json").read_text())
     b = json.loads((tmp_path / "b" / "traverse.json").read_text())
     assert a["original"]["tokens"] == b["original"]["tokens"] == tokens.tolist()
@@ -272,6 +279,9 @@ def test_traverse_inputs_and_errors(arp_repo, tiny_model, tmp_path):
     s.write("midi", fp=str(tmp_path / "low.mid"))
     _fails("traverse", tmp_path / "low.mid", tiny_model, repo_dir, ARP, "--value", "up", match="not in the vocabulary")
     _fails("traverse", 4242, tiny_model, repo_dir, ARP, match="give either --value")
+    for bad in (17, -1, 2.5):
+        _fails("traverse", 4242, tiny_model, repo_dir, ARP, "--value", "up", "--min_reconstruction", bad,
+               match="--min_reconstruction must be a whole number of tokens 0..16")
 
 
 def _chromium():

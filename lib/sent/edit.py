@@ -35,6 +35,14 @@ def melody_tokens(melody) -> np.ndarray:
 
 
 @torch.no_grad()
+def reconstructed_tokens(vae, tokens: np.ndarray) -> int:
+    """How many of the melody's 16 tokens the model gives back from its posterior mean: a melody
+    the model cannot represent cannot be edited by moving its code."""
+    mean, _ = vae.encoder(torch.as_tensor(tokens, dtype=torch.long).reshape(1, -1))
+    return int((vae.decode_tokens(mean)[0].numpy() == tokens).sum())
+
+
+@torch.no_grad()
 def edit_melody(repo: Repository, vae, attribute: int, tokens: np.ndarray, values) -> list[dict]:
     """Move a melody's latent code (posterior mean) to each target value of the attribute.
 
