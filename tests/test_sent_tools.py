@@ -281,7 +281,7 @@ def test_traverse_inputs_and_errors(arp_repo, tiny_model, tmp_path):
     _fails("traverse", 4242, tiny_model, repo_dir, ARP, match="give either --value")
     for bad in (17, -1, 2.5):
         _fails("traverse", 4242, tiny_model, repo_dir, ARP, "--value", "up", "--min_reconstruction", bad,
-               match="--min_reconstruction must be a whole number of tokens 0..16")
+               match="--min_reconstruction must be")
 
 
 def _chromium():

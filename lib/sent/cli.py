@@ -13,7 +13,10 @@ from sent.errors import SentError
 
 def set_threads(threads: int | None) -> None:
     """Limit torch and numba to `threads` so parallel pipeline tasks do not oversubscribe cores."""
-    if not threads:
+    from sent import validate
+
+    threads = validate.size("threads", threads, optional=True)
+    if threads is None:
         return
     import numba
     import torch
@@ -34,4 +37,8 @@ def main(component) -> None:
         fire.Fire(component, name=tool)
     except SentError as exc:
         print(f"{tool}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:  # disk full, read-only or vanished paths met while reading or writing
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{tool}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         sys.exit(2)

@@ -129,7 +129,9 @@ def attribute_index(name_or_index) -> int:
         return ATTRIBUTE_NAMES.index(name_or_index)
     try:
         k = int(name_or_index)
-    except (TypeError, ValueError):
+        if k != float(name_or_index) or isinstance(name_or_index, bool):  # 2.7 or True is no index
+            k = -1
+    except (TypeError, ValueError, OverflowError):
         k = -1
     if 0 <= k < len(ATTRIBUTE_NAMES):
         return k

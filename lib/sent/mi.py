@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sent.errors import SentError
 from sent.io import atomic_path, save_text
 from sent.repository import Repository, save_index_file
 
@@ -28,6 +29,11 @@ def relevant_dims(repo: Repository, attribute: int, gamma: int = 3, max_samples:
     if max_samples and len(z1) > max_samples:
         keep = np.sort(np.random.default_rng(seed).choice(len(z1), max_samples, replace=False))
         z1, c1 = z1[keep], c1[keep]
+    if len(z1) <= n_neighbors:
+        raise SentError(f"{repo.dir}: {len(z1)} training pairs for {repo.names[attribute]}, but the MI "
+                        f"estimator needs more than --n_neighbors ({n_neighbors})")
+    if not 1 <= gamma < z1.shape[1]:
+        raise SentError(f"--gamma must be 1..{z1.shape[1] - 1} (relevant dims of {z1.shape[1]}), got {gamma}")
     mi = mutual_information(z1, c1[:, attribute], n_neighbors=n_neighbors, seed=seed)
     order = np.argsort(-mi, kind="stable")
     corr, uncorr = np.sort(order[:gamma]), np.sort(order[gamma:])

@@ -1,0 +1,94 @@
+"""One validation layer for the tools' arguments.
+
+fire parses values loosely ("abc" stays a string, 2.7 a float, -5 an int that Python slicing would
+accept), so every tool checks its options here, after parsing and before it reads or writes
+anything. Conventions, the same for every tool:
+- sizes and counts (epochs, batch sizes, rows, pairs, threads) are whole numbers >= 1; an
+  optional one is None for "all" or "the default", never 0 or a negative number;
+- seeds are whole numbers >= 0;
+- rates and thresholds are finite numbers in their stated range;
+- attribute indices are whole numbers (names are accepted where the tool knows them).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from pathlib import Path
+
+from sent.errors import SentError
+
+
+def whole(name: str, value, minimum: int | None = None, maximum: int | None = None, optional: bool = False):
+    """`value` as an int: a whole number (2 or 2.0, not 2.7, True or "abc") within the bounds."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or value != int(value):
+        raise SentError(f"--{name} must be a whole number, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise SentError(f"--{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SentError(f"--{name} must be at most {maximum}, got {value}")
+    return value
+
+
+def size(name: str, value, optional: bool = False):
+    """A count or size: a whole number >= 1 (optional: None means all / the default)."""
+    return whole(name, value, minimum=1, optional=optional)
+
+
+def seed(name: str, value) -> int:
+    return whole(name, value, minimum=0, maximum=2 ** 32 - 1)
+
+
+def real(name: str, value, minimum: float | None = None, maximum: float | None = None,
+         above: float | None = None, optional: bool = False):
+    """`value` as a finite float within [minimum, maximum] and strictly above `above`."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise SentError(f"--{name} must be a finite number, got {value!r}")
+    value = float(value)
+    if minimum is not None and value < minimum:
+        raise SentError(f"--{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SentError(f"--{name} must be at most {maximum}, got {value}")
+    if above is not None and value <= above:
+        raise SentError(f"--{name} must be greater than {above}, got {value}")
+    return value
+
+
+def output_file(path, name: str = "output") -> Path:
+    """A file path that can be written: not a directory, its parent not a file and writable."""
+    path = Path(str(path))
+    if path.is_dir():
+        raise SentError(f"{path}: is a directory; --{name} needs a file path")
+    _writable_parent(path, name)
+    return path
+
+
+def output_dir(path, name: str = "out") -> Path:
+    """A directory path that can be written into: not an existing file, under a writable directory."""
+    path = Path(str(path))
+    if path.exists() and not path.is_dir():
+        raise SentError(f"{path}: is a file; --{name} needs a directory")
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise SentError(f"{path}: directory is not writable")
+        return path
+    _writable_parent(path, name)
+    return path
+
+
+def _writable_parent(path: Path, name: str) -> None:
+    """The nearest existing ancestor must be a writable directory (missing ones are created)."""
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SentError(f"{path}: {parent} is a file, not a directory (--{name})")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SentError(f"{path}: directory {parent} is not writable (--{name})")
