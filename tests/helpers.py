@@ -42,3 +42,27 @@ def prepare_repository(directory, model, rows):
     run_tool("findpairs", d / "latents.npz", "--out", d / "pairs")
     run_tool("init-repo", d / "repo", d / "latents.npz", d / "pairs" / "pairs.npz")
     return d / "repo"
+
+
+def run_tool_in_process(name, *args):
+    """Run a bin/ tool inside this interpreter (argv, stdout and stderr as for a real run; the
+    SIGTERM handler it installs is restored): for tables of argument checks, where a fresh
+    interpreter per case would only add seconds. Returns (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+    import runpy
+    import signal
+
+    out, err = io.StringIO(), io.StringIO()
+    argv, handler = sys.argv, signal.getsignal(signal.SIGTERM)
+    sys.argv = [str(ROOT / "bin" / name), *map(str, args)]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = argv
+        signal.signal(signal.SIGTERM, handler)
+    return code, out.getvalue(), err.getvalue()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -319,3 +320,46 @@ def test_report_renders_in_a_real_browser(arp_repo, tiny_model, tmp_path):
 
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.shape == (1600, 1200) and pixels.std() > 20  # text, tables and plots, not a blank page
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("ttPairs", [[[0, 5], [5, 10**9]]] * 9, "ttPairs[0] = [[0, 5], [5, 1000000000]] is not [[begin, end], [begin, end]]"),
+    ("ttPairs", [[[0, 5]]] * 9, "ttPairs[0] = [[0, 5]] is not"),
+    ("ttPairs", [[[0, 5], [5, 7]]] * 3, "ttPairs must hold one"),
+    ("ttPairs", [[[0, 2.5], [5, 7]]] * 9, "ttPairs[0] = [[0, 2.5], [5, 7]] is not"),
+    ("sRange", [[0.0] * 31, [1.0] * 31], "sRange must be [min list, max list] of 32 numbers each"),
+    ("fRange", [[0] * 9], "fRange must be [min list, max list] of 9 numbers each"),
+])
+def test_damaged_config_is_one_line(repo_dir, tmp_path, key, value, message):
+    import shutil
+
+    copy = tmp_path / "repo"
+    shutil.copytree(repo_dir, copy)
+    config = json.loads((repo_dir / "config.json").read_text())
+    for stored in ("source", "pairs"):  # relative paths point next to the original
+        config[stored] = str((repo_dir / config[stored]).resolve())
+    config[key] = value
+    (copy / "config.json").write_text(json.dumps(config))
+    from sent.errors import SentError
+
+    with pytest.raises(SentError, match=re.escape(message)):
+        Repository(copy)
+    _fails("mi", copy, "--attribute", RHYTHM, match=message)
+
+
+@pytest.mark.parametrize("dims, message", [("0 99 2", "dims [0, 99, 2] are not distinct indices 0..31"),
+                                           ("-1 4 5", "dims [-1, 4, 5] are not"), ("3 3 4", "dims [3, 3, 4] are not"),
+                                           ("", "dims [] are not")])
+def test_index_files_must_name_distinct_dims(repo_dir, tiny_model, tmp_path, dims, message):
+    from sent.errors import SentError
+    from sent.repository import load_index_file
+
+    path = tmp_path / "corr_index_3.txt"
+    path.write_text(dims.replace(" ", "\n"))
+    with pytest.raises(SentError, match=re.escape(f"{path}: {message}")):
+        load_index_file(path, 32)
+
+
+def test_mi_needs_more_pairs_than_neighbours(repo_dir):
+    _fails("mi", repo_dir, "--attribute", RHYTHM, "--max_samples", 50, "--n_neighbors", 50,
+           match="50 training pairs for rhythm_bar1, but the MI estimator needs more than --n_neighbors (50)")

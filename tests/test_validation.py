@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from helpers import ROOT, run_tool
+from helpers import ROOT, run_tool, run_tool_in_process
 from sent import data, validate
 from sent.errors import SentError
 
@@ -108,6 +108,7 @@ CASES = [
     (["findpairs", "{attrs99}", "--out", "{out}"], "not a value index 0..2"),
     (["findpairs", "{generic}", "--out", "{out}", "--attribute", "1.5"], "--attribute must be a whole number"),
     (["findpairs", "{generic}", "--out", "{out}", "--attribute", "7"], "--attribute must be at most 2"),
+    (["init-repo", "{file}", "{tmp}/latents.npz", "{tmp}/pairs.npz"], "is a file; --repository needs a directory"),
     (["mi", "{tmp}/nowhere", "--gamma", "0"], "--gamma must be at least 1"),
     (["mi", "{tmp}/nowhere", "--max_samples", "-5"], "--max_samples must be at least 1"),
     (["mi", "{tmp}/nowhere", "--n_neighbors", "abc"], "--n_neighbors must be a whole number"),
@@ -151,6 +152,12 @@ CASES = [
 ]
 
 
+def test_a_real_process_gets_the_same_line_and_exit_code(tmp_path):
+    proc = run_tool("train-sent", tmp_path / "nowhere", MODEL, "-b", "-4", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr == "train-sent: error: --batch_size must be at least 1, got -4\n"
+
+
 @pytest.mark.parametrize("args, message", CASES, ids=[f"{c[0][0]}-{i}" for i, c in enumerate(CASES)])
 def test_tools_refuse_bad_arguments_in_one_line_and_write_nothing(args, message, tmp_path):
     import numpy as np
@@ -166,8 +173,22 @@ def test_tools_refuse_bad_arguments_in_one_line_and_write_nothing(args, message,
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     filled = [str(a).format(tmp=tmp_path, out=tmp_path / "out", file=tmp_path / "file",
                             attrs99=tmp_path / "attrs99.npz", generic=tmp_path / "generic.npz") for a in args]
-    proc = run_tool(filled[0], *filled[1:], check=False)
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2, proc.stderr
-    assert len(lines) == 1 and lines[0].startswith(f"{filled[0]}: error: ") and message in lines[0], proc.stderr
+    code, _, stderr = run_tool_in_process(filled[0], *filled[1:])
+    lines = stderr.strip().splitlines()
+    assert code == 2, stderr
+    assert len(lines) == 1 and lines[0].startswith(f"{filled[0]}: error: ") and message in lines[0], stderr
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_a_full_disk_is_one_line(tmp_path, monkeypatch):
+    import errno
+
+    import sent.io
+
+    def no_space(path, **arrays):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(sent.io, "save_npz", no_space)
+    code, _, stderr = run_tool_in_process("dataset", "--out", tmp_path / "d.npz")
+    assert code == 2 and stderr == f"dataset: error: {tmp_path / 'd.npz'}: No space left on device\n"
+    assert not list(tmp_path.iterdir())

@@ -38,6 +38,9 @@ def main(component) -> None:
     except SentError as exc:
         print(f"{tool}: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl-C: partial files were already removed on the way out
+        print(f"{tool}: interrupted", file=sys.stderr)
+        sys.exit(130)
     except OSError as exc:  # disk full, read-only or vanished paths met while reading or writing
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"{tool}: error: {where}{exc.strerror or exc}", file=sys.stderr)

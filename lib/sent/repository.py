@@ -134,10 +134,33 @@ class Repository:
         if str(self._pairs["fingerprint"]) != fingerprint(self.attributes):
             raise SentError(f"{self.config['pairs']}: pairs do not match the source {self.config['source']}")
         self.names = list(self.config["fNames"])
+        self._check_config()
         lo, hi = (np.asarray(v, dtype=np.float32) for v in self.config["sRange"])
         self._z_lo, self._z_span = lo, np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
         lo, hi = (np.asarray(v, dtype=np.float64) for v in self.config["fRange"])
         self._f_lo, self._f_span = lo, np.where(hi > lo, hi - lo, 1.0)
+
+    def _check_config(self) -> None:
+        """sRange, fRange and ttPairs must fit the codes, attributes and pairs, or one line says why."""
+        where = self.dir / CONFIG
+        for key, width in (("sRange", self.z.shape[1]), ("fRange", self.attributes.shape[1])):
+            try:
+                shape = np.asarray(self.config[key], dtype=np.float64).shape
+            except (TypeError, ValueError):
+                shape = None
+            if shape != (2, width):
+                raise SentError(f"{where}: {key} must be [min list, max list] of {width} numbers each")
+        tt = self.config["ttPairs"]
+        if not isinstance(tt, list) or len(tt) != len(self.names):
+            raise SentError(f"{where}: ttPairs must hold one [[train begin, end], [test begin, end]] per attribute "
+                            f"({len(self.names)})")
+        for k, ranges in enumerate(tt):
+            count = len(self._pairs[f"pairs_{k}"]) if f"pairs_{k}" in self._pairs else 0
+            flat = np.asarray(ranges, dtype=object).ravel() if isinstance(ranges, list) else []
+            if len(flat) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) for v in flat) \
+                    or not all(0 <= b <= e <= count for b, e in (flat[:2], flat[2:])):
+                raise SentError(f"{where}: ttPairs[{k}] = {ranges!r} is not [[begin, end], [begin, end]] "
+                                f"within the attribute's {count} pairs")
 
     def _resolve(self, stored: str) -> Path:
         p = Path(stored)
@@ -217,12 +240,16 @@ def save_index_file(path, indices) -> None:
     save_text(path, "\n".join(str(int(i)) for i in indices) + "\n")
 
 
-def load_index_file(path) -> np.ndarray:
+def load_index_file(path, dims: int) -> np.ndarray:
+    """Latent dim indices, one per line, each in 0..dims-1 and none twice."""
     path = Path(path)
     if not path.is_file():
         raise SentError(f"{path}: no such file (run `mi` for this attribute first)")
     try:
-        return np.array([int(v) for v in path.read_text().split()], dtype=np.int64)
+        index = np.array([int(v) for v in path.read_text().split()], dtype=np.int64)
     except ValueError:
         raise SentError(f"{path}: expected one latent dimension index per line") from None
+    if len(index) == 0 or index.min() < 0 or index.max() >= dims or len(np.unique(index)) != len(index):
+        raise SentError(f"{path}: dims {index.tolist()} are not distinct indices 0..{dims - 1}")
+    return index
 

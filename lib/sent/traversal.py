@@ -238,8 +238,8 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
     `simulate` the surrogate loss itself.
     """
     k = attribute
-    corr = torch.as_tensor(load_index_file(repo.path(f"corr_index_{k}.txt")))
-    uncorr = torch.as_tensor(load_index_file(repo.path(f"uncorr_index_{k}.txt")))
+    corr = torch.as_tensor(load_index_file(repo.path(f"corr_index_{k}.txt"), repo.latent_dim))
+    uncorr = torch.as_tensor(load_index_file(repo.path(f"uncorr_index_{k}.txt"), repo.latent_dim))
     zc, zc_meta = load_zc(repo, k)
     if zc_meta["one_hot"] != options.one_hot:
         raise SentError(f"surrogate for attribute {k} was trained with one_hot={zc_meta['one_hot']}, "
