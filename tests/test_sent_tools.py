@@ -181,6 +181,10 @@ def test_baselines_follow_their_definitions(repo_dir):
     z1, a1, z2, a2 = repo.raw_pairs(k, "test")
     assert np.array_equal(baseline_codes(repo, k, "identity"), z1)
     assert np.array_equal(baseline_codes(repo, k, "oracle"), z2)
+    relevant = [int(v) for v in (repo_dir / f"corr_index_{k}.txt").read_text().split()]
+    target = baseline_codes(repo, k, "sent-target")
+    assert np.array_equal(target[:, relevant], z2[:, relevant])
+    assert np.array_equal(np.delete(target, relevant, axis=1), np.delete(z1, relevant, axis=1))
     rows = np.unique(repo.pair_indices(k, "train").ravel())
     z, a = repo.z[rows].astype(np.float64), repo.attributes[rows, k]
     av = baseline_codes(repo, k, "attribute-vector")
@@ -201,7 +205,8 @@ def test_baselines_follow_their_definitions(repo_dir):
 
 def test_evaluate_baselines_and_tables(repo_dir, tiny_model, tmp_path):
     run_tool("evaluate", repo_dir, tiny_model, "--attribute", RHYTHM, "--baselines")
-    for method in ("identity", "oracle", "attribute-vector", "linear-direction", "regularised-dimension"):
+    for method in ("identity", "oracle", "sent-target", "attribute-vector", "linear-direction",
+                   "regularised-dimension"):
         cp = np.loadtxt(repo_dir / "baselines" / method / f"cp_{RHYTHM}.csv", delimiter=",", skiprows=1, ndmin=2)
         assert cp.shape == (len(Repository(repo_dir).pair_indices(RHYTHM, "test")), 9)
     run_tool("perform", "tables", repo_dir, "--out", tmp_path)

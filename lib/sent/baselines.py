@@ -1,7 +1,12 @@
 """Baselines evaluated with the same test pairs, decoder, extractor and metrics as SeNT.
 
 - identity: z1 unchanged (the floor).
-- oracle: z2, the code of a real melody with the target value.
+- oracle: z2, the code of a real melody with the target value. A ceiling that uses z2, not a
+  competitor.
+- sent-target: z1 with only the relevant dims (corr_index_<k>.txt, the MI-chosen dims SeNT moves)
+  taken from z2: the code SeNT's loss drives towards. Also a ceiling that uses z2: it tells "SeNT
+  did not converge" (SeNT below it) from "the VAE does not allow this edit with those dims" (it
+  fails too).
 - attribute-vector: z1 + mean(z | a_k = c2) - mean(z | a_k = c1) (MusicVAE's attribute vectors).
 - linear-direction: a least-squares fit a_k ~ w.z + b; z1 moved along w by the change the fit
   predicts for c2 - c1, i.e. z1 + (c2 - c1) w / |w|^2 (the InterFaceGAN idea).
@@ -19,7 +24,8 @@ import numpy as np
 from sent.errors import SentError
 from sent.repository import Repository
 
-BASELINES = ("identity", "oracle", "attribute-vector", "linear-direction", "regularised-dimension")
+BASELINES = ("identity", "oracle", "sent-target", "attribute-vector", "linear-direction", "regularised-dimension")
+CEILINGS = ("oracle", "sent-target")  # use the target melody's code z2: upper bounds, not competitors
 
 
 def _training_samples(repo: Repository, k: int):
@@ -45,6 +51,13 @@ def baseline_codes(repo: Repository, k: int, method: str) -> np.ndarray:
         return z1
     if method == "oracle":
         return z2
+    if method == "sent-target":
+        from sent.repository import load_index_file
+
+        relevant = load_index_file(repo.path(f"corr_index_{k}.txt"), repo.latent_dim)
+        out = z1.copy()
+        out[:, relevant] = z2[:, relevant]
+        return out
     z, a = _training_samples(repo, k)
     if method == "attribute-vector":
         means = {int(v): z[a == v].mean(axis=0) for v in np.unique(a)}
