@@ -213,7 +213,7 @@ def test_loading_never_runs_pickled_code(tmp_path):
 
 
 TINY = dict(epochs=3, batch_size=64, lr=3e-3, batches_per_epoch=12, beta_warmup_epochs=0,
-            beta_ramp_batches=20, val_rows=256, control_pairs=50)
+            beta_ramp_batches=20, val_rows=256, test_rows=2048, control_pairs=50)
 
 
 def test_tiny_training_run_decreases_loss_and_writes_card(tmp_path, dataset):
@@ -268,7 +268,7 @@ def test_fine_tuning_starts_from_the_given_model(tmp_path, dataset, tiny_model):
     """--init: with a zero learning rate the run must end exactly where its initial model was."""
     start, _ = load_model(tiny_model)
     out = tmp_path / "s2-VAE_b_0.2_c_30.0_g_10.0_r_0.pt"  # a fine-tune may change the capacity
-    config = TrainConfig(**{**TINY, "epochs": 1, "lr": 0.0, "init": str(tiny_model), "test_rows": 256})
+    config = TrainConfig(**{**TINY, "epochs": 1, "lr": 0.0, "init": str(tiny_model)})
     card = train(ModelSpec.parse(out.stem), config, out, dataset=dataset, progress=False)
     tuned, _ = load_model(out)
     for (k, x), (_, y) in zip(start.state_dict().items(), tuned.state_dict().items()):

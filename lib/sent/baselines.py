@@ -52,12 +52,10 @@ def baseline_codes(repo: Repository, k: int, method: str) -> np.ndarray:
     if method == "oracle":
         return z2
     if method == "sent-target":
+        from sent.control import replaced
         from sent.repository import load_index_file
 
-        relevant = load_index_file(repo.path(f"corr_index_{k}.txt"), repo.latent_dim)
-        out = z1.copy()
-        out[:, relevant] = z2[:, relevant]
-        return out
+        return replaced(z1, z2, load_index_file(repo.path(f"corr_index_{k}.txt"), repo.latent_dim))
     z, a = _training_samples(repo, k)
     if method == "attribute-vector":
         means = {int(v): z[a == v].mean(axis=0) for v in np.unique(a)}

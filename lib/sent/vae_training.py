@@ -190,7 +190,7 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
                "seconds": round(state["seconds"], 1)}
         state["log"].append(row)
         state["epoch"] = epoch + 1
-        _write_log(log_path, state["log"])
+        _write_csv(log_path, state["log"], LOG_FIELDS)
         if config.control_pairs:
             control = model_control(model, test_idx, pairs=config.control_pairs, seed=spec.seed)
             state["control_log"] += control_log_rows(control, epoch=epoch, step=state["step"], beta=beta_t,
@@ -269,10 +269,6 @@ def _resume(path, spec, config, model, optimizer) -> dict:
     optimizer.load_state_dict(payload["optimizer"])
     torch.set_rng_state(payload["rng"])
     return payload["state"]
-
-
-def _write_log(path, rows):
-    _write_csv(path, rows, LOG_FIELDS)
 
 
 def _write_csv(path, rows, fields=None):
