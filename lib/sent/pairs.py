@@ -81,30 +81,6 @@ def brute_force_pairs(x: np.ndarray, attribute: int, threshold: float = 0.0, lim
     return _brute_force(np.ascontiguousarray(x, dtype=np.float64), attribute, limit, bound, categorical)
 
 
-@numba.njit(cache=True)
-def _greedy_exact(cell_of, cell_start, limit):
-    """Threshold 0: the partner of i is the head of its own cell's queue of waiting indices."""
-    n = cell_of.shape[0]
-    head = cell_start[:-1].copy()   # queue of cell c: queue[head[c]:tail[c]]
-    tail = cell_start[:-1].copy()
-    queue = np.empty(n, dtype=np.int64)
-    out_i = np.empty(min(n // 2, limit), dtype=np.int64)
-    out_j = np.empty_like(out_i)
-    count = 0
-    for i in range(n):
-        if count >= limit:
-            break
-        own = cell_of[i]
-        if head[own] < tail[own]:
-            out_i[count], out_j[count] = i, queue[head[own]]
-            head[own] += 1
-            count += 1
-        else:
-            queue[tail[own]] = i
-            tail[own] += 1
-    return out_i[:count], out_j[:count], np.zeros(count, dtype=np.float64)
-
-
 @numba.njit(cache=True, inline="always")
 def _cost(values, point, col, v, skip, categorical):
     """Distance contribution of value index v in column col; the searched attribute costs nothing."""
@@ -159,9 +135,9 @@ def _greedy_cells(x, cell_of, cell_start, values, counts, strides, code_to_cell,
     out_i = np.empty(min(n // 2, limit), dtype=np.int64)
     out_j = np.empty_like(out_i)
     out_d = np.empty(out_i.shape[0], dtype=np.float64)
-    total = 1
+    total = 1  # threshold 0 visits only i's own cell: no lattice buffer (its size may not even fit)
     for c in range(counts.shape[0]):
-        if c != skip:
+        if c != skip and bound > 0.0:
             total *= counts[c]
     codes = np.empty(total, dtype=np.int64)
     slack = bound * 1e-9 + 1e-12  # enumerate generously; candidates are checked exactly below
@@ -358,8 +334,13 @@ def find_pairs(x: np.ndarray, attribute: int, threshold: float = 0.0, limit: int
         cell_codes, cell_of = None, np.unique(value_of, axis=0, return_inverse=True)[1]
     cell_of = cell_of.ravel().astype(np.int64)
     cell_start = np.concatenate([[0], np.cumsum(np.bincount(cell_of))]).astype(np.int64)
-    if bound == 0:
-        return _greedy_exact(cell_of, cell_start, int(limit))
+    values = np.zeros((len(counts), counts.max()), dtype=np.float64)
+    for c, u in enumerate(uniques):
+        values[c, :len(u)] = u
+    if bound == 0:  # only i's own cell: no lattice table
+        ones = np.ones(len(counts), dtype=np.int64)
+        return _greedy_cells(x, cell_of, cell_start, values, counts, ones, ones[:1], attribute, int(limit), 0.0,
+                             categorical)
     if lattice > max(LATTICE_ENTRIES_PER_ROW * len(x), 2 ** 20):
         if categorical:
             raise SentError(f"attributes: {lattice:.3g} combinations of distinct values are too many for "
@@ -368,8 +349,5 @@ def find_pairs(x: np.ndarray, attribute: int, threshold: float = 0.0, limit: int
     # few distinct values (e.g. dMelodies): enumerate the lattice cells within reach
     code_to_cell = np.full(int(counts.prod()), -1, dtype=np.int64)
     code_to_cell[cell_codes] = np.arange(len(cell_codes))
-    values = np.zeros((len(counts), counts.max()), dtype=np.float64)
-    for c, u in enumerate(uniques):
-        values[c, :len(u)] = u
     return _greedy_cells(x, cell_of, cell_start, values, counts, strides, code_to_cell, attribute, int(limit),
                          bound, categorical)

@@ -27,12 +27,7 @@ def whole(name: str, value, minimum: int | None = None, maximum: int | None = No
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
             or value != int(value):
         raise SentError(f"--{name} must be a whole number, got {value!r}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise SentError(f"--{name} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise SentError(f"--{name} must be at most {maximum}, got {value}")
-    return value
+    return _within(name, int(value), minimum, maximum)
 
 
 def size(name: str, value, optional: bool = False):
@@ -51,13 +46,17 @@ def real(name: str, value, minimum: float | None = None, maximum: float | None =
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise SentError(f"--{name} must be a finite number, got {value!r}")
-    value = float(value)
+    value = _within(name, float(value), minimum, maximum)
+    if above is not None and value <= above:
+        raise SentError(f"--{name} must be greater than {above}, got {value}")
+    return value
+
+
+def _within(name: str, value, minimum, maximum):
     if minimum is not None and value < minimum:
         raise SentError(f"--{name} must be at least {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise SentError(f"--{name} must be at most {maximum}, got {value}")
-    if above is not None and value <= above:
-        raise SentError(f"--{name} must be greater than {above}, got {value}")
     return value
 
 
