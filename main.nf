@@ -61,7 +61,7 @@ workflow {
     )
     EVALUATE(
         TRAIN_SENT.out.model.combine(repos, by: 0)
-            .map { id, k, sent, config, model -> tuple(id, k, config, model, sent) }
+            .map { id, k, sent, corr, config, model -> tuple(id, k, config, model, sent, corr) }
     )
 
     // per model, pooled per setting, and the paper's tables

@@ -5,7 +5,7 @@ process EVALUATE {
     label 'small'
 
     input:
-    tuple val(model_id), val(attribute), path(config), path(model), path(sent)
+    tuple val(model_id), val(attribute), path(config), path(model), path(sent), path(corr)
 
     output:
     tuple val(model_id), path("eval_${attribute}"), emit: predictions
@@ -13,7 +13,7 @@ process EVALUATE {
     script:
     def baselines = params.baselines ? '--baselines' : ''
     """
-    mkdir repo && cp -L ${config} repo/config.json && cp -L ${sent} repo/
+    mkdir repo && cp -L ${config} repo/config.json && cp -L ${sent} ${corr} repo/
     evaluate repo ${model} --attribute ${attribute} ${baselines} --examples ${params.examples} --threads ${task.cpus}
     mkdir eval_${attribute} && mv repo/*_${attribute}.csv eval_${attribute}/
     for d in baselines examples; do if [ -d repo/\$d ]; then mv repo/\$d eval_${attribute}/; fi; done

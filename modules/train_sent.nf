@@ -6,7 +6,9 @@ process TRAIN_SENT {
     tuple val(model_id), val(attribute), path(config), path(model), path(corr), path(uncorr), path(zc)
 
     output:
-    tuple val(model_id), val(attribute), path("repo/sent_${attribute}.model"), emit: model
+    // the relevant dims travel with the model: evaluate's sent-target method moves the same ones
+    tuple val(model_id), val(attribute), path("repo/sent_${attribute}.model"), path("repo/corr_index_${attribute}.txt"),
+          emit: model
     path "repo/train_${attribute}.csv", emit: log
 
     script:
