@@ -55,7 +55,10 @@ def check_outputs(outdir, model_id="s2-VAE_b_0.2_c_50.0_g_10.0_r_0"):
     assert "SeNT and the baselines" in (outdir / "report.html").read_text()
     header = (outdir / "tables" / "baselines.csv").read_text().splitlines()[0]
     assert "attribute-vector_r2" in header and "regularised-dimension_valid" in header
-    assert (outdir / "models" / model_id / "baselines" / "oracle" / "cp_3.csv").exists()
+    assert "sent-target_r2" in header
+    for method in ("oracle", "sent-target"):
+        assert (outdir / "models" / model_id / "baselines" / method / "cp_3.csv").exists()
+    assert "sent-target (ceiling) R²" in (outdir / "report.html").read_text()
 
 
 def test_test_profile_end_to_end_then_resume_after_kill(tmp_path):
