@@ -35,8 +35,8 @@ def size(name: str, value, optional: bool = False):
     return whole(name, value, minimum=1, optional=optional)
 
 
-def seed(name: str, value) -> int:
-    return whole(name, value, minimum=0, maximum=2 ** 32 - 1)
+def seed(name: str, value, optional: bool = False):
+    return whole(name, value, minimum=0, maximum=2 ** 32 - 1, optional=optional)
 
 
 def real(name: str, value, minimum: float | None = None, maximum: float | None = None,
