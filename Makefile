@@ -6,7 +6,7 @@ NXF_VERSION := $(shell sed -n 's:.*<nextflow.version>\(.*\)</nextflow.version>.*
 NXF_LIBDIR ?= $(HOME)/.cache/sent/nextflow-$(NXF_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean clean-work
 setup: $(VENV)/.python-installed $(VENV)/bin/nextflow
 
 $(VENV)/.python-installed: pyproject.toml
@@ -28,5 +28,9 @@ test: setup
 bench: setup
 	for b in bench/bench_*.py; do PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) $$b || exit 1; done
 
-clean:
-	rm -rf work .nextflow .nextflow.log* results
+# the space the pipeline's intermediate files take; results/ stays usable, -resume starts over
+clean-work:
+	rm -rf work .nextflow .nextflow.log* .demo
+
+clean: clean-work
+	rm -rf results

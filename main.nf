@@ -38,15 +38,15 @@ workflow {
     // pairs: once per split seed; per model only when the extraction is limited to a prefix
     if (params.extract_limit) {
         FINDPAIRS(EXTRACT.out.latents.map { id, npz -> tuple(id, splitSeed(id), npz) })
-        repo_in = EXTRACT.out.latents.join(FINDPAIRS.out.pairs)
+        sources = EXTRACT.out.latents.join(FINDPAIRS.out.pairs).map { id, npz, pairs -> tuple(id, id, npz, pairs) }
     } else {
         FINDPAIRS(models.map { id, f -> splitSeed(id) }.unique().map { s -> tuple("seed_${s}", s, []) })
-        repo_in = EXTRACT.out.latents
+        sources = EXTRACT.out.latents
             .map { id, npz -> tuple("seed_${splitSeed(id)}", id, npz) }
             .combine(FINDPAIRS.out.pairs, by: 0)
-            .map { key, id, npz, pairs -> tuple(id, npz, pairs) }
+            .map { key, id, npz, pairs -> tuple(id, key, npz, pairs) }
     }
-    INIT(repo_in)
+    INIT(sources.map { id, key, npz, pairs -> tuple(id, npz, pairs) })
 
     // one chain per (model, attribute)
     per_attribute = INIT.out.config.combine(Channel.fromList(attributes))
@@ -64,13 +64,12 @@ workflow {
             .map { id, k, sent, corr, config, model -> tuple(id, k, config, model, sent, corr) }
     )
 
-    // per model, pooled per setting, and the paper's tables
-    PERFORM(
-        EVALUATE.out.predictions
-            .groupTuple(size: attributes.size())
-            .join(INIT.out.config)
-            .map { id, dirs, config -> tuple(id, config, dirs) }
-    )
+    // per model: everything made for its attributes (4 outputs each) into one published repository
+    attribute_files = MI.out.files.mix(TRAIN_ZC.out.files, TRAIN_SENT.out.files, EVALUATE.out.predictions)
+        .groupTuple(size: 4 * attributes.size())
+        .map { id, files -> tuple(id, files.flatten()) }
+    PERFORM(sources.join(attribute_files))   // (id, pairs key, latents, pairs, files)
+    // pooled per setting, and the paper's tables
     PERFORM_SETTING(PERFORM.out.results.map { id, dir -> tuple(settingOf(id), dir) }.groupTuple())
     TABLES(PERFORM.out.results.map { id, dir -> dir }.collect(),
            params.reference ? file(params.reference, checkIfExists: true) : [])

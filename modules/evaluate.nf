@@ -1,5 +1,5 @@
 // SeNT and (with params.baselines) the baselines on one attribute's test pairs, gathered in
-// eval_<k>/ in the repository layout: cp/sp/z2_<k>.csv, baselines/<method>/*_<k>.csv, examples/.
+// eval_<k>/ in the repository layout: predictions_<k>.npz, baselines/<method>/, examples/.
 process EVALUATE {
     tag "${model_id}:${attribute}"
     label 'small'
@@ -15,7 +15,7 @@ process EVALUATE {
     """
     mkdir repo && cp -L ${config} repo/config.json && cp -L ${sent} ${corr} repo/
     evaluate repo ${model} --attribute ${attribute} ${baselines} --examples ${params.examples} --threads ${task.cpus}
-    mkdir eval_${attribute} && mv repo/*_${attribute}.csv eval_${attribute}/
+    mkdir eval_${attribute} && mv repo/predictions_${attribute}.npz eval_${attribute}/
     for d in baselines examples; do if [ -d repo/\$d ]; then mv repo/\$d eval_${attribute}/; fi; done
     """
 }

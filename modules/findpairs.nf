@@ -3,7 +3,8 @@
 process FINDPAIRS {
     tag "${key}"
     label 'small'
-    publishDir "${params.outdir}/pairs/${key}", mode: 'copy'
+    // published: the published repositories refer to it (config.json: ../../pairs/<key>/pairs.npz)
+    publishDir "${params.outdir}/pairs/${key}", mode: 'copy', pattern: 'pairs.npz'
 
     input:
     tuple val(key), val(split_seed), path(latents)

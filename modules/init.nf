@@ -11,6 +11,6 @@ process INIT {
     script:
     def extended = params.variant.contains('e') ? '--extended' : '--noextended'
     """
-    init-repo repo ${latents} ${pairs} ${extended}
+    init-repo repo "\$(readlink -f ${latents})" "\$(readlink -f ${pairs})" ${extended}
     """
 }

@@ -8,7 +8,7 @@ process MI {
     output:
     tuple val(model_id), val(attribute), path("repo/corr_index_${attribute}.txt"),
           path("repo/uncorr_index_${attribute}.txt"), emit: index
-    path "repo/mi_${attribute}.{csv,png}", emit: plots
+    tuple val(model_id), path("repo/{corr_index,uncorr_index,mi}_${attribute}.*"), emit: files
 
     script:
     def samples = params.mi_max_samples ? "--max-samples ${params.mi_max_samples}" : ''

@@ -1,20 +1,32 @@
-// One model: gathers its config and predictions into a self-contained results directory.
+// One model: its published repository, self-contained and relocatable. models/<id>/ holds the
+// config (relative paths), its latent codes, every attribute's index files, traversal functions,
+// training logs and predictions, its scores and figures; the pairs stay once per split seed in
+// pairs/<key>/, which the config reaches as ../../pairs/<key>/pairs.npz. The task directory
+// mimics that layout, so the same config works here, in later tasks and in the results.
 process PERFORM {
     tag "${model_id}"
     label 'small'
-    publishDir "${params.outdir}/models", mode: 'copy'
+    // copies: the results must outlive `rm -rf work` (hard links would too, but not across file systems)
+    publishDir "${params.outdir}", mode: 'copy'
 
     input:
-    tuple val(model_id), path(config), path(evaluations)
+    tuple val(model_id), val(pairs_key), path(latents), path(pairs), path(attribute_files)
 
     output:
-    tuple val(model_id), path(model_id), emit: results
+    tuple val(model_id), path("models/${model_id}"), emit: results
 
     script:
+    def repo = "models/${model_id}"
+    def extended = params.variant.contains('e') ? '--extended' : '--noextended'
     """
-    mkdir ${model_id} && cp -L ${config} ${model_id}/config.json
-    for d in ${evaluations}; do cp -rL \$d/. ${model_id}/; done
-    perform run ${model_id} --out ${model_id}
+    mkdir -p ${repo} pairs/${pairs_key}
+    ln -s "\$(readlink -f ${pairs})" pairs/${pairs_key}/pairs.npz
+    cp -L ${latents} ${repo}/latents.npz
+    for f in ${attribute_files}; do
+        if [ -d "\$f" ]; then cp -rL "\$f"/. ${repo}/; else cp -L "\$f" ${repo}/; fi
+    done
+    init-repo ${repo} ${repo}/latents.npz pairs/${pairs_key}/pairs.npz ${extended}
+    perform run ${repo}
     """
 }
 

@@ -9,7 +9,7 @@ process TRAIN_SENT {
     // the relevant dims travel with the model: evaluate's sent-target method moves the same ones
     tuple val(model_id), val(attribute), path("repo/sent_${attribute}.model"), path("repo/corr_index_${attribute}.txt"),
           emit: model
-    path "repo/train_${attribute}.csv", emit: log
+    tuple val(model_id), path("repo/{sent,train}_${attribute}.*"), emit: files
 
     script:
     def pairs = params.max_pairs ? "--max-pairs ${params.max_pairs}" : ''

@@ -7,7 +7,7 @@ process TRAIN_ZC {
 
     output:
     tuple val(model_id), val(attribute), path("repo/sent_ZC_${attribute}.model"), emit: model
-    path "repo/train_zc_${attribute}.csv", emit: log
+    tuple val(model_id), path("repo/{sent_ZC,train_zc}_${attribute}.*"), emit: files
 
     script:
     def pairs = params.max_pairs ? "--max-pairs ${params.max_pairs}" : ''

@@ -1,6 +1,7 @@
 """The real Nextflow pipeline: `-profile test` end to end, and -resume after a killed run."""
 
 import csv
+import json
 import signal
 import subprocess
 import time
@@ -50,14 +51,14 @@ def check_outputs(outdir, model_id="s2-VAE_b_0.2_c_50.0_g_10.0_r_0"):
             assert (d / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
             assert (d / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
     assert (outdir / "vae" / f"{model_id}.pt").exists()
-    assert len(list((outdir / "pairs" / model_id).glob("p_*.csv"))) == 9
+    assert [p.name for p in (outdir / "pairs" / model_id).iterdir()] == ["pairs.npz"]
     assert list((outdir / "pipeline_info").glob("report-*.html"))
     assert "SeNT and the baselines" in (outdir / "report.html").read_text()
     header = (outdir / "tables" / "baselines.csv").read_text().splitlines()[0]
     assert "attribute-vector_r2" in header and "regularised-dimension_valid" in header
     assert "sent-target_r2" in header
     for method in ("oracle", "sent-target"):
-        assert (outdir / "models" / model_id / "baselines" / method / "cp_3.csv").exists()
+        assert (outdir / "models" / model_id / "baselines" / method / "predictions_3.npz").exists()
     assert "sent-target (ceiling) R²" in (outdir / "report.html").read_text()
 
 
@@ -96,3 +97,37 @@ def test_test_profile_end_to_end_then_resume_after_kill(tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
     statuses = [r["status"] for r in read_trace(tmp_path / "trace3.txt")]
     assert statuses == ["CACHED"] * N_TASKS
+
+    # the published results outlive the work directory and move as a whole
+    check_relocated_results(outdir, tmp_path)
+
+
+def check_relocated_results(outdir, tmp_path, model_id="s2-VAE_b_0.2_c_50.0_g_10.0_r_0"):
+    import shutil
+
+    from helpers import run_tool
+
+    moved = tmp_path / "elsewhere" / "results"
+    shutil.copytree(outdir, moved, symlinks=True)
+    shutil.rmtree(outdir)
+    shutil.rmtree(tmp_path / "work")
+    shutil.rmtree(tmp_path / ".nextflow")
+    links = [p for p in moved.rglob("*") if p.is_symlink()]
+    assert not links, links
+    repo = moved / "models" / model_id
+    config = json.loads((repo / "config.json").read_text())
+    assert config["source"] == "latents.npz" and config["pairs"] == f"../../pairs/{model_id}/pairs.npz"
+    for name in ("sent_3.model", "sent_ZC_3.model", "corr_index_3.txt", "uncorr_index_3.txt", "train_3.csv",
+                 "train_zc_3.csv", "mi_3.png", "predictions_4.npz"):
+        assert (repo / name).is_file(), name
+    before = (repo / "perform.csv").read_text()
+    run_tool("perform", "run", repo, "--out", tmp_path / "again")
+    assert (tmp_path / "again" / "perform.csv").read_text() == before
+    model = moved / "vae" / f"{model_id}.pt"
+    run_tool("evaluate", repo, model, "--attribute", 3, "--baselines")
+    run_tool("perform", "run", repo)
+    assert (repo / "perform.csv").read_text() == before  # same functions, same pairs: same scores
+    run_tool("perform", "tables", repo, "--out", tmp_path / "tables")
+    edit = run_tool("traverse", 1234, model, repo, "--attribute", "rhythm_bar1", "--sweep",
+                    "--min-reconstruction", 0, "--out", tmp_path / "edit")
+    assert (tmp_path / "edit" / "traverse.json").is_file(), edit.stdout

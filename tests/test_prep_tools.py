@@ -96,6 +96,27 @@ def test_init_fixed_split(prepared, tmp_path):
     assert config["ttPairs"][3] == [[0, min(32_000, n3)], [min(32_000, n3), min(n3, 42_000)]]
 
 
+def test_relative_paths_make_a_relocatable_repository(prepared, tmp_path):
+    """Paths given relative are stored relative to the repository (the tree moves as a whole);
+    absolute ones as given."""
+    import shutil
+
+    tree = tmp_path / "tree"
+    (tree / "pairs" / "seed_0").mkdir(parents=True)
+    shutil.copy(prepared / "latents.npz", tree / "latents.npz")
+    shutil.copy(prepared / "pairs" / "pairs.npz", tree / "pairs" / "seed_0" / "pairs.npz")
+    run_tool("init-repo", "models/m", "latents.npz", "pairs/seed_0/pairs.npz", cwd=tree)
+    config = json.loads((tree / "models" / "m" / "config.json").read_text())
+    assert (config["source"], config["pairs"]) == ("../../latents.npz", "../../pairs/seed_0/pairs.npz")
+    moved = tmp_path / "elsewhere" / "tree"
+    shutil.move(tree, moved)
+    repo = Repository(moved / "models" / "m")
+    assert np.array_equal(repo.z, load_npz(prepared / "latents.npz")["latent_codes"])
+    run_tool("init-repo", tmp_path / "abs", prepared / "latents.npz", prepared / "pairs" / "pairs.npz")
+    config = json.loads((tmp_path / "abs" / "config.json").read_text())
+    assert config["source"] == str(prepared / "latents.npz")
+
+
 def test_mi_writes_index_files_and_plot(prepared):
     run_tool("mi", prepared / "repo", "--attribute", "rhythm_bar1")
     corr = [int(v) for v in (prepared / "repo" / "corr_index_3.txt").read_text().split()]

@@ -58,11 +58,11 @@ def test_pipeline_files(repo_dir, tiny_model):
     assert list(log.dtype.names) == ["epoch", "loss", "lossR", "lossI", "lossC", "best"] and len(log) == 2
     assert np.allclose(log["loss"], log["lossR"] + log["lossI"] + log["lossC"], rtol=1e-4)
     n_test = len(Repository(repo_dir).pair_indices(RHYTHM, "test"))
-    header = (repo_dir / f"cp_{RHYTHM}.csv").read_text().splitlines()[0]
-    assert header == "tonic,octave,scale,rhythm_bar1,rhythm_bar2,arp_chord1,arp_chord2,arp_chord3,arp_chord4"
-    cp = np.loadtxt(repo_dir / f"cp_{RHYTHM}.csv", delimiter=",", skiprows=1, dtype=int, ndmin=2)
-    sp = np.loadtxt(repo_dir / f"sp_{RHYTHM}.csv", delimiter=",", ndmin=2)
-    assert cp.shape == (n_test, 9) and sp.shape == (n_test, 32) and cp.min() >= -1
+    saved = load_npz(repo_dir / f"predictions_{RHYTHM}.npz")
+    assert sorted(saved) == ["achieved", "attribute", "codes", "method"]
+    assert saved["achieved"].dtype == np.int8 and saved["achieved"].shape == (n_test, 9)
+    assert saved["codes"].dtype == np.float32 and saved["codes"].shape == (n_test, 32)
+    assert saved["achieved"].min() >= -1 and str(saved["method"]) == "sent" and int(saved["attribute"]) == RHYTHM
     rows = [line.split(",")[0] for line in (repo_dir / "perf" / "perform.csv").read_text().splitlines()]
     assert rows[:5] == ["measure", "deltaTarget", "valid", "c:r^2", "r:r^2"]
     assert rows[5:] == [f"deltaUntarget-{n}" for n in Repository(repo_dir).names]
@@ -72,14 +72,14 @@ def test_pipeline_files(repo_dir, tiny_model):
 
 
 def test_predictions_decode_to_cp(repo_dir, tiny_model):
-    """cp is what the real decoder + extractor make of sp: recompute a sample independently."""
+    """The achieved attributes are what the real decoder + extractor make of the stored codes:
+    recompute a sample independently."""
     from sent.attributes import extract_attributes
 
     vae, _ = load_model(tiny_model)
-    sp = np.loadtxt(repo_dir / f"sp_{RHYTHM}.csv", delimiter=",", ndmin=2)[:200]
-    cp = np.loadtxt(repo_dir / f"cp_{RHYTHM}.csv", delimiter=",", skiprows=1, dtype=int, ndmin=2)[:200]
-    tokens = vae.decode_tokens(torch.as_tensor(sp, dtype=torch.float32))
-    assert (extract_attributes(tokens) == cp).mean() > 0.99  # CSV rounding of sp may flip a rare argmax
+    saved = load_npz(repo_dir / f"predictions_{RHYTHM}.npz")
+    tokens = vae.decode_tokens(torch.as_tensor(saved["codes"][:200]))
+    assert np.array_equal(extract_attributes(tokens), saved["achieved"][:200])
 
 
 def test_same_seed_same_model(repo_dir, tiny_model):
@@ -207,14 +207,69 @@ def test_evaluate_baselines_and_tables(repo_dir, tiny_model, tmp_path):
     run_tool("evaluate", repo_dir, tiny_model, "--attribute", RHYTHM, "--baselines")
     for method in ("identity", "oracle", "sent-target", "attribute-vector", "linear-direction",
                    "regularised-dimension"):
-        cp = np.loadtxt(repo_dir / "baselines" / method / f"cp_{RHYTHM}.csv", delimiter=",", skiprows=1, ndmin=2)
-        assert cp.shape == (len(Repository(repo_dir).pair_indices(RHYTHM, "test")), 9)
+        saved = load_npz(repo_dir / "baselines" / method / f"predictions_{RHYTHM}.npz")
+        assert "codes" not in saved  # recomputed from the repository when needed
+        assert saved["achieved"].shape == (len(Repository(repo_dir).pair_indices(RHYTHM, "test")), 9)
     run_tool("perform", "tables", repo_dir, "--out", tmp_path)
     rows = (tmp_path / "baselines.csv").read_text().splitlines()
     assert rows[0].startswith("setting,attribute,sent_r2,sent_valid,identity_r2")
     assert rows[1].split(",")[:2] == ["s2-VAE_b_0.2_c_50.0_g_10.0", "rhythm_bar1"]
     run_tool("perform", "run", repo_dir, "--method", "oracle", "--out", tmp_path / "oracle")
     assert (tmp_path / "oracle" / "perform.csv").exists()
+
+
+def test_csv_export_reads_back_to_the_same_scores(repo_dir, tiny_model, tmp_path):
+    """`perform export` writes the CSV layout of earlier versions; a repository holding only that
+    layout scores and tabulates exactly as the .npz one."""
+    import shutil
+
+    from sent.baselines import baseline_codes
+
+    run_tool("evaluate", repo_dir, tiny_model, "--attribute", RHYTHM, "--baselines")
+    old = tmp_path / "csv-repo"
+    shutil.copytree(repo_dir, old, ignore=shutil.ignore_patterns("predictions_*.npz", "perf", "examples"))
+    run_tool("perform", "export", repo_dir, "--out", old, "--attribute", RHYTHM)
+    repo = Repository(repo_dir)
+    saved = load_npz(repo_dir / f"predictions_{RHYTHM}.npz")
+    lines = (old / f"cp_{RHYTHM}.csv").read_text().splitlines()
+    assert lines[0] == ",".join(repo.names)
+    assert np.array_equal(np.loadtxt(lines[1:], delimiter=",", dtype=int, ndmin=2), saved["achieved"])
+    sp_lines = (old / f"sp_{RHYTHM}.csv").read_text().splitlines()
+    assert sp_lines[0] == ",".join(f"{v:.7g}" for v in saved["codes"][0])
+    z2 = np.loadtxt(old / f"z2_{RHYTHM}.csv", delimiter=",", ndmin=2)
+    assert np.allclose(z2, repo.z[repo.pair_indices(RHYTHM, "test")[:, 1]], rtol=1e-6, atol=1e-6)
+    oracle_sp = np.loadtxt(old / "baselines" / "oracle" / f"sp_{RHYTHM}.csv", delimiter=",", ndmin=2)
+    assert np.allclose(oracle_sp, baseline_codes(repo, RHYTHM, "oracle"), rtol=1e-6, atol=1e-6)
+    assert not list(old.rglob("predictions_*.npz"))
+
+    for d in (repo_dir, old):
+        run_tool("perform", "tables", d, "--out", tmp_path / d.name / "tables")
+        for method in ("sent", "sent-target"):
+            run_tool("perform", "run", d, "--attribute", RHYTHM, "--method", method, "--out", tmp_path / d.name / method)
+    for name in ("table-r2.csv", "table-valid.csv", "baselines.csv"):
+        assert (tmp_path / repo_dir.name / "tables" / name).read_text() == (tmp_path / old.name / "tables" / name).read_text()
+    for method in ("sent", "sent-target"):
+        new_rows, old_rows = ([line.split(",") for line in (tmp_path / d.name / method / "perform.csv").read_text().splitlines()]
+                              for d in (repo_dir, old))
+        for new_row, old_row in zip(new_rows, old_rows, strict=True):
+            if new_row[0] == "r:r^2":  # codes rounded to 7 digits in the CSV layout
+                assert float(new_row[1]) == pytest.approx(float(old_row[1]), abs=1e-5, nan_ok=True)
+            else:
+                assert new_row == old_row
+    from sent.predictions import read_codes
+
+    for method in ("sent", "sent-target", "linear-direction"):  # stored, recomputed; read back from the CSV
+        assert np.allclose(read_codes(Repository(old), RHYTHM, method), read_codes(repo, RHYTHM, method),
+                           rtol=1e-6, atol=1e-6)
+
+
+def test_export_needs_predictions(repo_dir, tmp_path):
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(repo_dir, bare, ignore=shutil.ignore_patterns("predictions_*.npz", "baselines", "*.csv"))
+    _fails("perform", "export", bare, match="no evaluated predictions to export (run evaluate first)")
+    _fails("perform", "export", bare, "--method", "nearest", match="unknown method 'nearest'")
 
 
 ARP = 5

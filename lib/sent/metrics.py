@@ -16,7 +16,7 @@ from sent.errors import SentError
 from sent.io import atomic_path, load_json
 from sent.repository import Repository
 from sent.baselines import BASELINES
-from sent.traversal import predictions_dir, read_predictions
+from sent.predictions import has_predictions, predictions_dir, read_achieved, read_codes, target_codes
 
 
 def pair_attributes(repo: Repository, attribute: int):
@@ -61,15 +61,18 @@ def load_results(repo_dirs, attribute: int, with_codes: bool = False, method: st
     for d in repo_dirs:
         repo = Repository(d)
         a1, a2 = pair_attributes(repo, attribute)
-        ap = read_predictions(d, attribute, method)
+        ap = read_achieved(d, attribute, method)
         if ap.shape != a1.shape:
-            raise SentError(f"{predictions_dir(d, method) / f'cp_{attribute}.csv'}: {ap.shape[0]} rows x "
-                            f"{ap.shape[1]} columns, "
+            raise SentError(f"{predictions_dir(d, method)}: predictions for attribute {attribute} hold "
+                            f"{ap.shape[0]} rows x {ap.shape[1]} columns, "
                             f"but the repository has {a1.shape[0]} test pairs x {a1.shape[1]} attributes")
         a1s.append(a1), a2s.append(a2), aps.append(ap), ranges.append(repo.config["fRange"])
         if with_codes:
-            sps.append(np.loadtxt(predictions_dir(d, method) / f"sp_{attribute}.csv", delimiter=",", ndmin=2))
-            z2s.append(np.loadtxt(predictions_dir(d, method) / f"z2_{attribute}.csv", delimiter=",", ndmin=2))
+            sp = read_codes(repo, attribute, method)
+            if sp.shape != (len(a1), repo.latent_dim):
+                raise SentError(f"{predictions_dir(d, method)}: codes for attribute {attribute} are {sp.shape}, "
+                                f"but the repository has {len(a1)} test pairs x {repo.latent_dim} dims")
+            sps.append(sp), z2s.append(target_codes(repo, attribute))
     lo = np.min([r[0] for r in ranges], axis=0)
     hi = np.max([r[1] for r in ranges], axis=0)
     pooled = [np.concatenate(a1s), np.concatenate(a2s), np.concatenate(aps)]
@@ -125,7 +128,7 @@ def gather_tables(repo_dirs) -> dict:
         tables[setting] = {"seeds": len(dirs), "names": names, "scores": {}, "baselines": {}}
         for method in ("sent", *BASELINES):
             done = [k for k in range(len(names))
-                    if all((predictions_dir(d, method) / f"cp_{k}.csv").exists() for d in dirs)]
+                    if all(has_predictions(d, k, method) for d in dirs)]
             target = tables[setting]["scores"] if method == "sent" else \
                 tables[setting]["baselines"].setdefault(method, {})
             for k in done:

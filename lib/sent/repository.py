@@ -77,12 +77,13 @@ def _tt_split(n_pairs: int, extended: bool):
     return [[0, train_end], [train_end, min(train_end + FIXED_SPLIT[1], n_pairs)]]
 
 
-def _stored_path(target: Path, directory: Path) -> str:
-    target = Path(os.path.realpath(target))
-    try:
-        return str(target.relative_to(Path(os.path.realpath(directory))))
-    except ValueError:
+def _stored_path(target, directory) -> str:
+    """A path as config.json keeps it: one given relative (to the working directory) is stored
+    relative to the repository, so that a tree moved or copied as a whole keeps working; an
+    absolute one is kept as given."""
+    if Path(target).is_absolute():
         return str(target)
+    return os.path.relpath(os.path.abspath(target), os.path.abspath(directory))
 
 
 def init_repository(directory, source, pairs, extended: bool = True) -> dict:

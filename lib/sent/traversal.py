@@ -312,39 +312,14 @@ def decode_attributes(vae, z: np.ndarray, batch_size: int = 4096) -> np.ndarray:
 
 @torch.no_grad()
 def predict(repo: Repository, attribute: int, vae, batch_size: int = 4096):
-    """Test-pair predictions: (de-normalised SentNet codes, de-normalised z2, decoded attributes)."""
+    """Test-pair predictions: (de-normalised SentNet codes, attributes of their decoded melodies)."""
     net, meta = load_sent(repo, attribute)
     Perception(repo, vae, attribute)  # checks that the model fits the repository
     one_hot = meta["options"]["one_hot"]
-    z1, c1, z2, c2 = _pairs_tensors(repo, attribute, "test")
+    z1, c1, _, c2 = _pairs_tensors(repo, attribute, "test")
     out = net(z1, encode_attribute(c1, attribute, one_hot), encode_attribute(c2, attribute, one_hot))
     sp = repo.denormalise_z(out).numpy()
-    return sp, repo.denormalise_z(z2).numpy(), decode_attributes(vae, sp, batch_size)
-
-
-def predictions_dir(repo_dir, method: str = "sent") -> Path:
-    """Where a method's sp/z2/cp files live: the repository itself for SeNT, else baselines/<method>."""
-    return Path(repo_dir) if method == "sent" else Path(repo_dir) / "baselines" / method
-
-
-def write_predictions(out_dir, names, attribute: int, sp, z2, cp) -> None:
-    """sp_<f>.csv, z2_<f>.csv (latent codes) and cp_<f>.csv (integer attributes, header = names)."""
-    out_dir = Path(out_dir)
-    for name, z in (("sp", sp), ("z2", z2)):
-        with atomic_path(out_dir / f"{name}_{attribute}.csv", ".csv") as tmp:
-            np.savetxt(tmp, z, delimiter=",", fmt="%.7g")
-    with atomic_path(out_dir / f"cp_{attribute}.csv", ".csv") as tmp:
-        np.savetxt(tmp, cp, delimiter=",", fmt="%d", header=",".join(names), comments="")
-
-
-def read_predictions(repo_dir, attribute: int, method: str = "sent") -> np.ndarray:
-    path = predictions_dir(repo_dir, method) / f"cp_{attribute}.csv"
-    if not path.exists():
-        raise SentError(f"{path}: no such file (run evaluate first)")
-    try:
-        return np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
-    except ValueError as exc:
-        raise SentError(f"{path}: not an integer CSV ({exc})") from None
+    return sp, decode_attributes(vae, sp, batch_size)
 
 
 @torch.no_grad()
