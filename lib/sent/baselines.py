@@ -56,22 +56,48 @@ def baseline_codes(repo: Repository, k: int, method: str) -> np.ndarray:
         from sent.repository import load_index_file
 
         return replaced(z1, z2, load_index_file(repo.path(f"corr_index_{k}.txt"), repo.latent_dim))
-    z, a = _training_samples(repo, k)
-    if method == "attribute-vector":
-        means = {int(v): z[a == v].mean(axis=0) for v in np.unique(a)}
-        overall = z.mean(axis=0)  # a value never seen in training contributes no shift
-        shift = np.array([means.get(int(t), overall) - means.get(int(s), overall) for s, t in zip(a1[:, k], a2[:, k])])
-        return z1 + shift.reshape(z1.shape)
-    if method == "linear-direction":
-        design = np.hstack([z, np.ones((len(z), 1))])
-        coef, *_ = np.linalg.lstsq(design, a.astype(np.float64), rcond=None)
-        w = coef[:-1]
-        norm2 = float(w @ w)
-        if norm2 == 0.0:
-            return z1
-        return z1 + np.outer((a2[:, k] - a1[:, k]).astype(np.float64), w / norm2)
-    # regularised-dimension
-    medians = {int(v): float(np.median(z[a == v, k])) for v in np.unique(a)}
-    out = z1.copy()
-    out[:, k] = [medians.get(int(t), z1[i, k]) for i, t in enumerate(a2[:, k])]
-    return out
+    return moved_codes(repo, k, method, z1, a1[:, k], a2[:, k])
+
+
+def moved_codes(repo: Repository, k: int, method: str, z1: np.ndarray, start, target) -> np.ndarray:
+    """Codes that a method which needs no target code (attribute-vector, linear-direction,
+    regularised-dimension) proposes for moving raw codes z1 (N x D) from values `start` to
+    `target` (N each) of attribute k."""
+    return Mover(repo, k).codes(method, z1, start, target)
+
+
+class Mover:
+    """The statistics of attribute k's training samples that the methods without a target code
+    need, computed once, for moving any number of codes."""
+
+    METHODS = ("attribute-vector", "linear-direction", "regularised-dimension")
+
+    def __init__(self, repo: Repository, k: int):
+        self.k, self.model_id = k, repo.model_id
+        z, a = _training_samples(repo, k)
+        self.means = {int(v): z[a == v].mean(axis=0) for v in np.unique(a)}
+        self.overall = z.mean(axis=0)  # a value never seen in training contributes no shift
+        coef, *_ = np.linalg.lstsq(np.hstack([z, np.ones((len(z), 1))]), a.astype(np.float64), rcond=None)
+        self.direction = coef[:-1]
+        self.medians = {int(v): float(np.median(z[a == v, k])) for v in np.unique(a)}
+
+    def codes(self, method: str, z1: np.ndarray, start, target) -> np.ndarray:
+        z1 = np.asarray(z1, dtype=np.float64)
+        start, target = np.asarray(start).reshape(-1), np.asarray(target).reshape(-1)
+        if method == "attribute-vector":
+            shift = np.array([self.means.get(int(t), self.overall) - self.means.get(int(s), self.overall)
+                              for s, t in zip(start, target)])
+            return z1 + shift.reshape(z1.shape)
+        if method == "linear-direction":
+            norm2 = float(self.direction @ self.direction)
+            if norm2 == 0.0:
+                return z1
+            return z1 + np.outer((target - start).astype(np.float64), self.direction / norm2)
+        if method == "regularised-dimension":
+            if not applicable(method, self.model_id):
+                raise SentError(f"{method} is not defined for {self.model_id} (no latent dim is bound to an attribute)")
+            out = z1.copy()
+            out[:, self.k] = [self.medians.get(int(t), z1[i, self.k]) for i, t in enumerate(target)]
+            return out
+        raise SentError(f"{method} needs the target code or is unknown; moved codes exist for "
+                        f"{', '.join(self.METHODS)}")

@@ -12,7 +12,9 @@ from sent.attributes import as_token_array, extract_attributes
 from sent.errors import SentError
 from sent.music import read_midi_tokens
 from sent.repository import Repository
+from sent.baselines import Mover, applicable
 from sent.traversal import encode_attribute, load_sent
+from sent.verify import VerifyOptions, moved_attributes, verified_codes
 
 
 def melody_tokens(melody) -> np.ndarray:
@@ -42,31 +44,66 @@ def reconstructed_tokens(vae, tokens: np.ndarray) -> int:
     return int((vae.decode_tokens(mean)[0].numpy() == tokens).sum())
 
 
-@torch.no_grad()
-def edit_melody(repo: Repository, vae, attribute: int, tokens: np.ndarray, values) -> list[dict]:
-    """Move a melody's latent code (posterior mean) to each target value of the attribute.
+class Editor:
+    """Edits melodies in one attribute with a repository's traversal function; everything an edit
+    needs besides the melody (the function, the proposals' statistics) is loaded once."""
 
-    Returns one dict per value: value index and name, decoded tokens, achieved attributes.
-    """
-    start_attrs = extract_attributes(tokens.reshape(1, -1))[0]
-    if start_attrs[attribute] < 0:
-        raise SentError(f"the input melody has no valid {data.ATTRIBUTE_NAMES[attribute]} to start from "
-                        f"(its attributes: {start_attrs.tolist()})")
-    net, meta = load_sent(repo, attribute)
-    one_hot = meta["options"]["one_hot"]
-    mean, _ = vae.encoder(torch.as_tensor(tokens, dtype=torch.long).reshape(1, -1))
-    z1 = torch.as_tensor(repo.normalise_z(mean.numpy()))
-    c1 = torch.as_tensor(repo.normalise_c(start_attrs[attribute:attribute + 1].astype(float), attribute))
-    results = []
-    for v in values:
-        c2 = torch.as_tensor(repo.normalise_c(np.array([float(v)]), attribute))
-        out = net(z1, encode_attribute(c1, attribute, one_hot), encode_attribute(c2, attribute, one_hot))
-        edited = vae.decode_tokens(repo.denormalise_z(out))[0].numpy()
-        achieved = extract_attributes(edited.reshape(1, -1))[0]
-        results.append({"value": int(v), "name": data.ATTRIBUTE_VALUES[attribute][v],
-                        "tokens": edited.tolist(), "attributes": achieved.tolist(),
-                        "achieved": bool(achieved[attribute] == v)})
-    return results
+    def __init__(self, repo: Repository, vae, attribute: int, verify: VerifyOptions | None = None):
+        self.repo, self.vae, self.attribute, self.verify = repo, vae, attribute, verify
+        self.net, meta = load_sent(repo, attribute)
+        self.one_hot = meta["options"]["one_hot"]
+        self.mover = Mover(repo, attribute) if verify is not None else None
+        self.proposals = [m for m in ("attribute-vector", "regularised-dimension") if applicable(m, repo.model_id)]
+
+    @torch.no_grad()
+    def edit(self, tokens: np.ndarray, values) -> list[dict]:
+        """Move a melody's latent code (posterior mean) to each target value of the attribute.
+
+        Returns one dict per value: value index and name, decoded tokens, achieved attributes,
+        whether the value was reached and which other attributes moved. With verification, the
+        result is the verified edit (sent.verify), and "sent" holds SeNT's own for comparison.
+        """
+        k, repo = self.attribute, self.repo
+        start_attrs = extract_attributes(tokens.reshape(1, -1))[0]
+        if start_attrs[k] < 0:
+            raise SentError(f"the input melody has no valid {data.ATTRIBUTE_NAMES[k]} to start from "
+                            f"(its attributes: {start_attrs.tolist()})")
+        values = np.asarray(list(values), dtype=np.int64)
+        mean, _ = self.vae.encoder(torch.as_tensor(tokens, dtype=torch.long).reshape(1, -1))
+        z1 = np.repeat(mean.numpy(), len(values), axis=0)
+        c1 = torch.as_tensor(repo.normalise_c(np.full(len(values), float(start_attrs[k])), k))
+        c2 = torch.as_tensor(repo.normalise_c(values.astype(float), k))
+        out = self.net(torch.as_tensor(repo.normalise_z(z1)), encode_attribute(c1, k, self.one_hot),
+                       encode_attribute(c2, k, self.one_hot))
+        codes = repo.denormalise_z(out).numpy()
+        edited = self.vae.decode_tokens(torch.as_tensor(codes)).numpy()
+        names = ["sent"] * len(values)
+        if self.verify is not None:
+            sent_attrs = extract_attributes(edited)
+            starts = np.repeat(start_attrs[None], len(values), axis=0)
+            proposals = {m: self.mover.codes(m, z1, starts[:, k], values) for m in self.proposals}
+            result = verified_codes(self.vae, z1, starts, k, values, codes, proposals, self.verify)
+            names = [result["names"][i] for i in result["candidate"]]
+            edited = self.vae.decode_tokens(torch.as_tensor(result["codes"], dtype=torch.float32)).numpy()
+        achieved_all = extract_attributes(edited)
+        results = []
+        for n, v in enumerate(values):
+            achieved = achieved_all[n]
+            entry = {"value": int(v), "name": data.ATTRIBUTE_VALUES[k][v], "tokens": edited[n].tolist(),
+                     "attributes": achieved.tolist(), "achieved": bool(achieved[k] == v),
+                     "moved": moved_attributes(start_attrs, achieved, k, data.ATTRIBUTE_NAMES),
+                     "candidate": names[n]}
+            if self.verify is not None:
+                entry["sent"] = {"attributes": sent_attrs[n].tolist(), "achieved": bool(sent_attrs[n, k] == v),
+                                 "moved": moved_attributes(start_attrs, sent_attrs[n], k, data.ATTRIBUTE_NAMES)}
+            results.append(entry)
+        return results
+
+
+def edit_melody(repo: Repository, vae, attribute: int, tokens: np.ndarray, values,
+                verify: VerifyOptions | None = None) -> list[dict]:
+    """One melody edited to each of `values` (see Editor.edit)."""
+    return Editor(repo, vae, attribute, verify).edit(tokens, values)
 
 
 def describe(attrs) -> dict:

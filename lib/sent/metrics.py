@@ -16,7 +16,7 @@ from sent.errors import SentError
 from sent.io import atomic_path, load_json
 from sent.repository import Repository
 from sent.baselines import BASELINES
-from sent.predictions import has_predictions, predictions_dir, read_achieved, read_codes, target_codes
+from sent.predictions import METHODS, has_predictions, predictions_dir, read_achieved, read_codes, target_codes
 
 
 def pair_attributes(repo: Repository, attribute: int):
@@ -117,6 +117,7 @@ def setting_of(repo_dir) -> str:
 
 def gather_tables(repo_dirs) -> dict:
     """{setting: {"scores": {attribute: scores}, "baselines": {method: {attribute: scores}}, ...}}
+    ("scores": SeNT's; "baselines": every other method evaluated, verified edits included)
     with the seeds of each setting pooled; only attributes evaluated in every repository of the
     setting."""
     groups: dict[str, list] = {}
@@ -126,7 +127,7 @@ def gather_tables(repo_dirs) -> dict:
     for setting, dirs in sorted(groups.items()):
         names = load_json(Path(dirs[0]) / "config.json")["fNames"]
         tables[setting] = {"seeds": len(dirs), "names": names, "scores": {}, "baselines": {}}
-        for method in ("sent", *BASELINES):
+        for method in (*METHODS, *BASELINES):
             done = [k for k in range(len(names))
                     if all(has_predictions(d, k, method) for d in dirs)]
             target = tables[setting]["scores"] if method == "sent" else \
@@ -140,10 +141,11 @@ def gather_tables(repo_dirs) -> dict:
 def baseline_rows(tables: dict) -> list[dict]:
     """Per setting and attribute: SeNT and every baseline's R^2 and valid fraction side by side."""
     rows = []
+    own = [m for m in METHODS[1:] if any(t["baselines"].get(m) for t in tables.values())]  # when evaluated
     for setting, t in tables.items():
         for k, s in sorted(t["scores"].items()):
             row = {"setting": setting, "attribute": t["names"][k], "sent_r2": s["r2"], "sent_valid": s["valid"]}
-            for method in BASELINES:
+            for method in (*own, *BASELINES):
                 b = t["baselines"].get(method, {}).get(k)
                 row[f"{method}_r2"] = b["r2"] if b else float("nan")
                 row[f"{method}_valid"] = b["valid"] if b else float("nan")

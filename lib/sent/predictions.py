@@ -23,9 +23,15 @@ from sent.io import atomic_path, load_npz, save_npz
 from sent.repository import Repository
 
 
+METHODS = ("sent", "verified")  # the tool's own methods; the rest are sent.baselines.BASELINES
+
+
 def predictions_dir(repo_dir, method: str = "sent") -> Path:
-    """Where a method's predictions live: the repository itself for SeNT, else baselines/<method>."""
-    return Path(repo_dir) if method == "sent" else Path(repo_dir) / "baselines" / method
+    """Where a method's predictions live: the repository itself for SeNT, verified/ for verified
+    edits, else baselines/<method>."""
+    if method == "sent":
+        return Path(repo_dir)
+    return Path(repo_dir) / method if method in METHODS else Path(repo_dir) / "baselines" / method
 
 
 def _npz(repo_dir, attribute: int, method: str) -> Path:
@@ -40,12 +46,14 @@ def has_predictions(repo_dir, attribute: int, method: str = "sent") -> bool:
     return _npz(repo_dir, attribute, method).is_file() or _csv(repo_dir, attribute, method, "cp").is_file()
 
 
-def write_predictions(repo_dir, attribute: int, method: str, achieved: np.ndarray, codes=None) -> Path:
-    """Write predictions_<k>.npz: achieved attributes and (SeNT) predicted codes."""
+def write_predictions(repo_dir, attribute: int, method: str, achieved: np.ndarray, codes=None, **extra) -> Path:
+    """Write predictions_<k>.npz: achieved attributes, predicted codes (unless a function of the
+    repository) and any further per-method arrays."""
     achieved = np.asarray(achieved)
     if achieved.ndim != 2 or achieved.min(initial=0) < -1 or achieved.max(initial=0) > np.iinfo(np.int8).max:
         raise SentError(f"achieved attributes must be an N x F array of values -1..127, got shape {achieved.shape}")
-    arrays = {"achieved": achieved.astype(np.int8), "method": np.array(method), "attribute": np.array(attribute)}
+    arrays = {"achieved": achieved.astype(np.int8), "method": np.array(method), "attribute": np.array(attribute),
+              **extra}
     if codes is not None:
         if len(codes) != len(achieved):
             raise SentError(f"{len(codes)} codes for {len(achieved)} achieved attribute rows")
@@ -84,7 +92,7 @@ def read_codes(repo: Repository, attribute: int, method: str = "sent") -> np.nda
                 return np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float32)
             except ValueError as exc:
                 raise SentError(f"{path}: not a numeric CSV ({exc})") from None
-    if method == "sent":
+    if method in METHODS:
         raise SentError(f"{npz}: holds no predicted codes (run evaluate again)")
     from sent.baselines import baseline_codes
 

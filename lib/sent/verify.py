@@ -1,0 +1,116 @@
+"""Verified edits: every proposed latent code is decoded and checked before one is returned.
+
+For an edit (a code z1 whose melody has attributes a1; attribute k to be set to value t) a few
+candidate codes are decoded in one batch and scored with the exact attribute extractor:
+- SeNT's code sp, and z1 + s (sp - z1) for each s in `scales` (its move shortened or lengthened);
+- further proposals (in `evaluate` and `traverse`: attribute-vector and, where defined,
+  regularised-dimension codes);
+- then, for edits whose best candidate is not perfect, a short line search along that
+  candidate's move: z1 + s (z_best - z1) for each s in `line`.
+The candidate returned reaches t, changes the fewest other attributes, changes them least (sum of
+|value change| / value range), and lies nearest z1, in that order. When none reaches t, the one
+nearest t by the same order is returned, flagged as not reached. The extractor is part of the
+tool, not of the test: this uses no target melody, only the requested value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sent.data import FACTOR_COUNTS
+from sent.traversal import decode_attributes
+
+MISSED = 10_000  # distance to the requested value of an invalid (undecodable) attribute
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyOptions:
+    """The candidate budget: scales of SeNT's move, and of the best candidate's move in the search."""
+    scales: tuple[float, ...] = (0.5, 1.5, 2.0, 3.0)
+    line: tuple[float, ...] = (0.75, 1.25, 1.75, 2.5)
+
+    @property
+    def budget(self) -> int:
+        """Decoded candidates per edit at most, besides the extra proposals."""
+        return 1 + len(self.scales) + len(self.line)
+
+
+def _lexicographic_argmin(keys: list[np.ndarray]) -> np.ndarray:
+    """Per row, the column minimising keys[0], ties broken by keys[1], and so on (each N x C)."""
+    alive = np.ones(keys[0].shape, dtype=bool)
+    for key in keys:
+        masked = np.where(alive, key, np.inf)
+        alive &= masked == masked.min(axis=1, keepdims=True)
+    return alive.argmax(axis=1)
+
+
+def rank_keys(achieved: np.ndarray, start: np.ndarray, attribute: int, target: np.ndarray,
+              codes: np.ndarray, z1: np.ndarray) -> list[np.ndarray]:
+    """The ordering keys (each N x C) of candidates with decoded attributes `achieved` (N x C x F):
+    distance to the requested value, number of other attributes changed, their summed relative
+    change, latent distance from z1. Other attributes invalid at the start are not counted; one
+    that becomes invalid counts as a full-range change."""
+    reached_value = achieved[:, :, attribute]
+    miss = np.where(reached_value < 0, MISSED, np.abs(reached_value - target[:, None])).astype(np.float64)
+    others = [g for g in range(achieved.shape[2]) if g != attribute]
+    got, was = achieved[:, :, others], start[:, None, others]
+    span = np.maximum(np.asarray(FACTOR_COUNTS, dtype=np.float64)[others] - 1, 1)
+    counted = was >= 0
+    changed = counted & (got != was)
+    size = np.where(got < 0, 1.0, np.abs(got - was) / span) * changed
+    distance = np.linalg.norm(codes - z1[:, None, :], axis=2)
+    return [miss, changed.sum(axis=2).astype(np.float64), size.sum(axis=2), distance]
+
+
+def _choose(codes, achieved, start, attribute, target, z1):
+    keys = rank_keys(achieved, start, attribute, target, codes, z1)
+    best = _lexicographic_argmin(keys)
+    rows = np.arange(len(best))
+    perfect = (keys[0][rows, best] == 0) & (keys[1][rows, best] == 0)
+    return best, perfect
+
+
+def verified_codes(vae, z1: np.ndarray, start: np.ndarray, attribute: int, target: np.ndarray,
+                   sent_codes: np.ndarray, proposals: dict[str, np.ndarray] | None = None,
+                   options: VerifyOptions = VerifyOptions()) -> dict:
+    """Verified edits of raw codes z1 (N x D) whose melodies have attributes `start` (N x F), to
+    value `target` (N) of `attribute`. `sent_codes` (N x D): SeNT's raw codes; `proposals`: name ->
+    further raw codes (N x D). Returns codes (N x D), achieved (N x F), reached (N, bool) and
+    candidate (N, index into `names`), with names the candidates' labels."""
+    z1 = np.asarray(z1, dtype=np.float32)
+    start, target = np.asarray(start, dtype=np.int64), np.asarray(target, dtype=np.int64).reshape(-1)
+    move = np.asarray(sent_codes, dtype=np.float32) - z1
+    names = ["sent", *(f"sent x{s:g}" for s in options.scales), *(proposals or {})]
+    candidates = [z1 + move, *(z1 + s * move for s in options.scales),
+                  *(np.asarray(p, dtype=np.float32) for p in (proposals or {}).values())]
+    codes = np.stack(candidates, axis=1)  # N x C x D
+    n, c, d = codes.shape
+    achieved = decode_attributes(vae, codes.reshape(n * c, d)).reshape(n, c, -1)
+    best, perfect = _choose(codes, achieved, start, attribute, target, z1)
+
+    rows = np.arange(n)
+    if options.line and not perfect.all():
+        todo = np.flatnonzero(~perfect)
+        direction = codes[todo, best[todo]] - z1[todo]
+        line = np.stack([z1[todo] + s * direction for s in options.line], axis=1)  # T x L x D
+        line_achieved = decode_attributes(vae, line.reshape(-1, d)).reshape(len(todo), len(options.line), -1)
+        both_codes = np.concatenate([codes[todo], line], axis=1)
+        both_achieved = np.concatenate([achieved[todo], line_achieved], axis=1)
+        sub_best, _ = _choose(both_codes, both_achieved, start[todo], attribute, target[todo], z1[todo])
+        chosen_codes, chosen_achieved = codes[rows, best].copy(), achieved[rows, best].copy()
+        chosen_codes[todo] = both_codes[np.arange(len(todo)), sub_best]
+        chosen_achieved[todo] = both_achieved[np.arange(len(todo)), sub_best]
+        candidate = best.copy()
+        candidate[todo] = sub_best  # indices >= c are line steps
+        names = names + [f"line x{s:g}" for s in options.line]
+    else:
+        chosen_codes, chosen_achieved, candidate = codes[rows, best], achieved[rows, best], best
+    return {"codes": chosen_codes, "achieved": chosen_achieved,
+            "reached": chosen_achieved[:, attribute] == target, "candidate": candidate, "names": names}
+
+
+def moved_attributes(start: np.ndarray, achieved: np.ndarray, attribute: int, names) -> list[str]:
+    """Names of the other attributes whose value differs between two attribute rows (F each)."""
+    return [names[g] for g in range(len(start)) if g != attribute and start[g] >= 0 and achieved[g] != start[g]]

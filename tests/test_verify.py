@@ -1,0 +1,148 @@
+"""Verified edits: candidate selection on hand-built cases, a decoder whose answer is known, and
+the tools (evaluate --verify, traverse --verify) on a real tiny model."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import prepare_repository, run_tool
+from sent import data
+from sent.io import load_npz
+from sent.verify import MISSED, VerifyOptions, rank_keys, verified_codes, _lexicographic_argmin
+
+SCALE, RHYTHM = 2, 3
+
+
+def _pick(achieved, start, target, codes=None, z1=None, attribute=SCALE):
+    achieved = np.asarray(achieved)[None]
+    codes = np.zeros((1, achieved.shape[1], 2)) if codes is None else np.asarray(codes, dtype=float)[None]
+    z1 = np.zeros((1, codes.shape[2])) if z1 is None else np.asarray(z1, dtype=float)[None]
+    keys = rank_keys(achieved, np.asarray(start)[None], attribute, np.array([target]), codes, z1)
+    return int(_lexicographic_argmin(keys)[0]), keys
+
+
+START = [0, 2, 0, 5, 5, 0, 0, 1, 1]
+
+
+def test_a_candidate_that_moves_another_attribute_loses_to_one_that_moves_nothing():
+    moves_rhythm = [0, 2, 1, 6, 5, 0, 0, 1, 1]
+    clean = [0, 2, 1, 5, 5, 0, 0, 1, 1]
+    best, keys = _pick([moves_rhythm, clean], START, 1, codes=[[0.1, 0], [5, 5]])  # clean is farther away
+    assert best == 1 and keys[1][0].tolist() == [1, 0]
+
+
+def test_reaching_the_value_comes_first_then_fewest_then_smallest_changes_then_distance():
+    misses = [0, 2, 2, 5, 5, 0, 0, 1, 1]          # scale 2, wanted 1
+    reaches_two_moved = [1, 3, 1, 5, 5, 0, 0, 1, 1]
+    reaches_one_far = [0, 2, 1, 5, 5, 0, 0, 1, 0]
+    reaches_one_near = [0, 2, 1, 5, 5, 1, 0, 1, 1]  # arp 0 -> 1: same count, same relative size
+    best, _ = _pick([misses, reaches_two_moved, reaches_one_far, reaches_one_near], START, 1,
+                    codes=[[0, 0], [0, 0], [3, 0], [1, 0]])
+    assert best == 3
+    big_jump = [0, 2, 1, 11, 5, 0, 0, 1, 1]     # rhythm 5 -> 11 vs rhythm 5 -> 6: same count, larger change
+    small_jump = [0, 2, 1, 6, 5, 0, 0, 1, 1]
+    assert _pick([big_jump, small_jump], START, 1, codes=[[0, 0], [9, 9]])[0] == 1
+
+
+def test_invalid_values_count_against_a_candidate():
+    invalid_target = [0, 2, -1, 5, 5, 0, 0, 1, 1]
+    invalid_other = [0, 2, 1, 5, 5, -1, 0, 1, 1]
+    best, keys = _pick([invalid_target, invalid_other], START, 1)
+    assert best == 1 and keys[0][0, 0] == MISSED
+    start_invalid = [0, 2, 0, 5, 5, -1, 0, 1, 1]  # an attribute invalid at the start is not counted
+    assert _pick([invalid_other], start_invalid, 1)[1][1][0].tolist() == [0]
+
+
+class KnownDecoder:
+    """Decodes a code to the dMelodies melody whose factors are its first 9 values rounded: the
+    attributes of every code are known exactly."""
+
+    def decode_tokens(self, z):
+        counts = torch.as_tensor(data.FACTOR_COUNTS)
+        factors = torch.minimum(torch.clamp(torch.round(z[:, :9]), min=0), counts - 1).long()
+        return torch.as_tensor(data.melody_tokens(factors.numpy()).astype(np.int64))
+
+
+def test_verified_finds_the_scale_of_an_undershooting_move_and_says_when_it_cannot():
+    start = np.array([START, START], dtype=np.int64)
+    z1 = np.zeros((2, 12), dtype=np.float32)
+    z1[:, :9] = start
+    target = np.array([3, 1])  # rhythm 5 -> 3 (reachable by scaling SeNT's move), -> 1 (not)
+    sent = z1.copy()
+    sent[0, RHYTHM] -= 0.8  # row 0: 40% of the way (x2 reaches, x3 too); row 1: no rhythm move at all
+    sent[:, 0] += 0.2  # and a drift of tonic: harmless up to x2, moves tonic at x3
+    wrong = z1.copy()
+    wrong[:, RHYTHM] = target
+    wrong[:, 4] += 2  # reaches the rhythm but moves rhythm_bar2: must lose to a clean candidate
+    result = verified_codes(KnownDecoder(), z1, start, RHYTHM, target, sent, {"attribute-vector": wrong},
+                            VerifyOptions(scales=(0.5, 1.5, 2.0, 3.0), line=(0.75, 1.25, 1.75, 2.5)))
+    names = result["names"]
+    assert result["reached"][0] and names[result["candidate"][0]] == "sent x2"
+    assert result["achieved"][0].tolist() == [0, 2, 0, 3, 5, 0, 0, 1, 1]
+    # row 1: only the proposal that moves rhythm_bar2 reaches the value; it is returned
+    assert result["reached"][1] and names[result["candidate"][1]] == "attribute-vector"
+    assert result["achieved"][1][4] == START[4] + 2
+    # without the proposal nothing reaches rhythm 1: the closest is returned, not reached
+    alone = verified_codes(KnownDecoder(), z1[1:], start[1:], RHYTHM, target[1:], sent[1:])
+    assert not alone["reached"][0] and alone["achieved"][0][RHYTHM] == START[RHYTHM]
+
+
+def test_line_search_along_the_best_move():
+    start = np.array([START], dtype=np.int64)
+    z1 = np.zeros((1, 9), dtype=np.float32)
+    z1[0] = START
+    sent = z1.copy()
+    sent[0, RHYTHM] += 0.2 * 3  # a fifth of the way to 8: x3 gives 6.8 -> 7; x3 x1.75 = 5.25 -> 8.15 -> 8
+    result = verified_codes(KnownDecoder(), z1, start, RHYTHM, np.array([8]), sent,
+                            options=VerifyOptions(scales=(3.0,), line=(1.25, 1.75)))
+    assert result["reached"][0] and result["names"][result["candidate"][0]] == "line x1.75"
+    plain = verified_codes(KnownDecoder(), z1, start, RHYTHM, np.array([8]), sent,
+                           options=VerifyOptions(scales=(3.0,), line=()))
+    assert not plain["reached"][0] and plain["achieved"][0][RHYTHM] == 7
+
+
+@pytest.fixture(scope="module")
+def trained_repo(tmp_path_factory, tiny_model):
+    d = prepare_repository(tmp_path_factory.mktemp("verify"), tiny_model, 30_000)
+    run_tool("mi", d, "--attribute", RHYTHM)
+    run_tool("train-zc", d, "--attribute", RHYTHM, "--epochs", 1)
+    run_tool("train-sent", d, tiny_model, "--attribute", RHYTHM, "--epochs", 1, "--max-pairs", 1000)
+    return d
+
+
+def test_evaluate_verify_never_reaches_less_than_sent(trained_repo, tiny_model, tmp_path):
+    from sent.attributes import extract_attributes
+    from sent.repository import Repository
+    from sent.vae import load_model
+
+    run_tool("evaluate", trained_repo, tiny_model, "--attribute", RHYTHM, "--verify")
+    sent = load_npz(trained_repo / f"predictions_{RHYTHM}.npz")
+    verified = load_npz(trained_repo / "verified" / f"predictions_{RHYTHM}.npz")
+    _, _, _, a2 = Repository(trained_repo).raw_pairs(RHYTHM, "test")
+    sent_hits = sent["achieved"][:, RHYTHM] == a2[:, RHYTHM]
+    verified_hits = verified["achieved"][:, RHYTHM] == a2[:, RHYTHM]
+    assert not (sent_hits & ~verified_hits).any()  # SeNT's own code is a candidate
+    assert verified_hits.mean() >= sent_hits.mean()
+    vae, _ = load_model(tiny_model)
+    tokens = vae.decode_tokens(torch.as_tensor(verified["codes"][:300]))
+    assert np.array_equal(extract_attributes(tokens), verified["achieved"][:300])
+    names = [str(n) for n in verified["candidate_names"]]
+    assert names[0] == "sent" and "regularised-dimension" in names and verified["candidate"].max() < len(names)
+    run_tool("perform", "tables", trained_repo, "--out", tmp_path)
+    header = (tmp_path / "baselines.csv").read_text().splitlines()[0]
+    assert header.startswith("setting,attribute,sent_r2,sent_valid,verified_r2,verified_valid,identity_r2")
+
+
+def test_traverse_verify_reports_both_methods(trained_repo, tiny_model, tmp_path):
+    out = tmp_path / "edit"
+    proc = run_tool("traverse", 4321, tiny_model, trained_repo, "rhythm_bar1", "--sweep", "--verify",
+                    "--min_reconstruction", 0, "--out", out)
+    header = proc.stdout.splitlines()[0]
+    assert "sent achieved" in header and "verified achieved" in header
+    report = json.loads((out / "traverse.json").read_text())
+    assert len(report["edits"]) == data.FACTOR_COUNTS[RHYTHM]
+    for edit in report["edits"]:
+        assert edit["achieved"] or not edit["sent"]["achieved"]  # never worse than SeNT's own edit
+        assert isinstance(edit["candidate"], str) and isinstance(edit["moved"], list)
