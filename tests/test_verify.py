@@ -146,3 +146,51 @@ def test_traverse_verify_reports_both_methods(trained_repo, tiny_model, tmp_path
     for edit in report["edits"]:
         assert edit["achieved"] or not edit["sent"]["achieved"]  # never worse than SeNT's own edit
         assert isinstance(edit["candidate"], str) and isinstance(edit["moved"], list)
+
+
+def test_repeated_flags_merge_or_fail():
+    from sent.cli import merge_repeated
+    from sent.errors import SentError
+
+    assert merge_repeated(["1", "--set", "scale=minor", "--out", "x", "--set=rhythm_bar1=12"], ("set",)) == \
+        ["1", "--out", "x", "--set=scale=minor,rhythm_bar1=12"]
+    with pytest.raises(SentError, match="--out given twice"):
+        merge_repeated(["--out", "a", "--value", "3", "--out=b"])
+
+
+@pytest.mark.parametrize("text, message", [("scale", "expected attribute=value"), ("mode=minor", "unknown attribute"),
+                                           ("scale=dorian", "unknown value 'dorian'"),
+                                           ("scale=minor,scale=major", "scale given twice")])
+def test_settings_errors(text, message):
+    from sent.edit import parse_settings
+    from sent.errors import SentError
+
+    with pytest.raises(SentError, match=message):
+        parse_settings(text)
+
+
+def test_traverse_sets_two_attributes_plain_and_verified(trained_repo, tiny_model, tmp_path):
+    run_tool("mi", trained_repo, "--attribute", 4)
+    run_tool("train-zc", trained_repo, "--attribute", 4, "--epochs", 1)
+    run_tool("train-sent", trained_repo, tiny_model, "--attribute", 4, "--epochs", 1, "--max-pairs", 1000)
+    out = tmp_path / "two"
+    proc = run_tool("traverse", 4321, tiny_model, trained_repo, "--set", "rhythm_bar1=3", "--set", "rhythm_bar2=10",
+                    "--verify", "--min_reconstruction", 0, "--out", out)
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["attribute", "original", "requested", "sent", "verified"]
+    assert lines[4].split()[:3] == ["rhythm_bar1", data.ATTRIBUTE_VALUES[3][data.factors_of([4321])[0][3]], "3"]
+    report = json.loads((out / "traverse.json").read_text())
+    assert report["set"] == {"rhythm_bar1": "3", "rhythm_bar2": "10"}
+    for method in ("sent", "verified"):
+        run = report["methods"][method]
+        assert [s["attribute"] for s in run["steps"]] == [3, 4]
+        done = [s for s in run["steps"] if "skipped" not in s]  # the tiny model's melodies may lose rhythm_bar2
+        assert done and done[-1]["tokens"] == run["tokens"]  # the last edit's melody is the result
+        for step in run["steps"]:
+            assert "tokens" in step or step["skipped"].endswith("has no valid rhythm_bar2 to start from")
+        assert set(run["reached"]) == {"rhythm_bar1", "rhythm_bar2"}
+    assert report["result"] == report["methods"]["verified"]
+    assert (out / "edited.mid").read_bytes()[:4] == b"MThd"
+    fails = run_tool("traverse", 4321, tiny_model, trained_repo, "rhythm_bar1", "--set", "rhythm_bar2=10",
+                     "--out", tmp_path / "x", check=False)
+    assert fails.returncode == 2 and "give either --set" in fails.stderr

@@ -106,6 +106,47 @@ def edit_melody(repo: Repository, vae, attribute: int, tokens: np.ndarray, value
     return Editor(repo, vae, attribute, verify).edit(tokens, values)
 
 
+def parse_settings(text) -> list[tuple[int, int]]:
+    """`scale=minor,rhythm_bar1=12` (or a list of `name=value`) -> [(attribute, value index), ...]."""
+    items = text if isinstance(text, (list, tuple)) else str(text).split(",")
+    settings = []
+    for item in items:
+        name, sep, value = str(item).partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise SentError(f"--set {item!r}: expected attribute=value, e.g. scale=minor")
+        k = data.attribute_index(name.strip())
+        if k in [a for a, _ in settings]:
+            raise SentError(f"--set: {data.ATTRIBUTE_NAMES[k]} given twice")
+        settings.append((k, data.value_index(k, value.strip())))
+    return settings
+
+
+def edit_several(repo: Repository, vae, tokens: np.ndarray, settings, verify: VerifyOptions | None = None) -> dict:
+    """Several attributes set in sequence, each edit starting from the melody the previous one
+    decoded to. Verification at each step counts any change to the attributes set so far or left
+    alone as a change, so it keeps them. Returns the steps (as Editor.edit; a step whose attribute
+    is invalid in the melody at that point is skipped, with the reason) and the final melody's
+    tokens, attributes, the requested values reached and the other attributes that moved."""
+    start = extract_attributes(tokens.reshape(1, -1))[0]
+    current, steps = tokens, []
+    for k, v in settings:
+        now = extract_attributes(current.reshape(1, -1))[0]
+        if now[k] < 0:  # SeNT needs the current value; say so and go on with the other attributes
+            steps.append({"attribute": k, "value": int(v), "name": data.ATTRIBUTE_VALUES[k][v],
+                          "skipped": f"the melody {'after the previous edit ' if steps else ''}has no valid "
+                                     f"{data.ATTRIBUTE_NAMES[k]} to start from"})
+            continue
+        step = Editor(repo, vae, k, verify).edit(current, [v])[0]
+        steps.append({"attribute": k, **step})
+        current = np.asarray(step["tokens"], dtype=np.int64)
+    final = extract_attributes(current.reshape(1, -1))[0]
+    requested = dict(settings)
+    return {"steps": steps, "tokens": current.tolist(), "attributes": final.tolist(),
+            "reached": {data.ATTRIBUTE_NAMES[k]: bool(final[k] == v) for k, v in settings},
+            "moved": [data.ATTRIBUTE_NAMES[g] for g in range(len(start))
+                      if g not in requested and start[g] >= 0 and final[g] != start[g]]}
+
+
 def describe(attrs) -> dict:
     """Attribute names -> value names ('invalid' for -1)."""
     return {name: (data.ATTRIBUTE_VALUES[k][a] if a >= 0 else "invalid")
