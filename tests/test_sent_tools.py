@@ -359,7 +359,7 @@ def _chromium():
 def test_report_renders_in_a_real_browser(arp_repo, tiny_model, tmp_path):
     import subprocess
 
-    run_tool("evaluate", arp_repo, tiny_model, "--attribute", ARP, "--baselines", "--examples", 2)
+    run_tool("evaluate", arp_repo, tiny_model, "--attribute", ARP, "--baselines", "--verify", "--examples", 2)
     run_tool("perform", "run", arp_repo)
     report = tmp_path / "report.html"
     run_tool("perform", "tables", arp_repo, "--out", tmp_path, "--reference", ROOT_REFERENCE, "--report", report)
@@ -372,7 +372,21 @@ def test_report_renders_in_a_real_browser(arp_repo, tiny_model, tmp_path):
     assert images and images.group(1) == images.group(2) and int(images.group(1)) >= 3, dom[:500]
     assert dom.count("<table>") == 2 and "arp_chord1" in dom and "attribute-vector R²" in dom
     links = re.findall(r'href="([^"]+\.mid)"', dom)
-    assert len(links) == 6 and all((report.parent / link).resolve().exists() for link in links)
+    assert len(links) == 8 and all((report.parent / link).resolve().exists() for link in links)
+    # the players: no network at view time, every button starts the synthesiser without a script error
+    assert "http://" not in report.read_text() and "https://" not in report.read_text()
+    played = subprocess.run([*browser, "--autoplay-policy=no-user-gesture-required", "--virtual-time-budget=5000",
+                             "--dump-dom", report.as_uri() + "#selftest"], capture_output=True, text=True,
+                            timeout=120).stdout
+    assert re.search(r'data-played="8/8"', played) and 'data-errors="0"' in played, played[:800]
+    assert 'data-audio="running"' in played
+    buttons = re.findall(r'<button class="play" data-tokens="\[([^"]*)\]" onclick="play\(this\)" '
+                         r'data-notes="(\d+)">\u25b6 ([\w-]+)</button>', played)
+    assert sorted({kind for _, _, kind in buttons}) == ["sent", "start", "target", "verified"] and len(buttons) == 8
+    for tokens, notes, kind in buttons:  # one synthesised note per note token (slurs extend it)
+        from sent.data import TOKEN_MIDI
+
+        assert int(notes) == sum(int(t) > 1 and TOKEN_MIDI[int(t)] >= 0 for t in tokens.split(",")), (kind, tokens)
     shot = tmp_path / "report.png"
     subprocess.run([*browser, "--window-size=1200,1600", f"--screenshot={shot}", report.as_uri()],
                    capture_output=True, timeout=120)

@@ -1,16 +1,20 @@
 """results/report.html: one self-contained page with the result tables, the comparison with the
-published tables and the baselines, every model's figures (embedded) and links to example MIDI."""
+published tables and the baselines, every model's figures (embedded), and its example edits drawn
+as piano rolls with play buttons (a small Web Audio synthesiser in the page: nothing is fetched
+at view time) and links to their MIDI files."""
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 import os
 from pathlib import Path
 
 from sent.baselines import CEILINGS
-from sent.io import atomic_path
+from sent.data import REST, SLUR, TOKEN_MIDI
+from sent.io import atomic_path, load_json
 
 FIGURES = ("target_vs_achieved", "untargeted", "deviation")
 
@@ -22,7 +26,53 @@ th { background: #eee; } td.name { text-align: left; }
 td.better { background: #d8f0d8; } td.worse { background: #f6dada; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 4px 0; }
 .model { margin-top: 2em; }
+.example { display: inline-block; margin: 4px 14px 4px 0; text-align: center; font-size: 0.8em; }
+.example svg { display: block; background: #fafafa; border: 1px solid #ddd; }
+.example button { margin-top: 2px; }
 """
+
+# Plays a melody of 16 eighth-note slots (120 bpm) from its tokens: a note lasts through the slur
+# tokens after it. With #selftest the page presses every play button once on load and records
+# in <body> how many started audio (data-played), the audio state and any script error.
+_PLAYER = """
+var TOKEN_MIDI = %s, REST = %d, SLUR = %d, SLOT = 0.25, audio = null, played = 0, errors = 0;
+window.addEventListener('error', function () { errors++; document.body.setAttribute('data-errors', errors); });
+function note(midi, start, length) {
+  var osc = audio.createOscillator(), gain = audio.createGain();
+  osc.type = 'triangle';
+  osc.frequency.value = 440 * Math.pow(2, (midi - 69) / 12);
+  gain.gain.setValueAtTime(0, start);
+  gain.gain.linearRampToValueAtTime(0.25, start + 0.01);
+  gain.gain.setTargetAtTime(0, start + length - 0.04, 0.015);
+  osc.connect(gain);
+  gain.connect(audio.destination);
+  osc.start(start);
+  osc.stop(start + length + 0.1);
+}
+function play(button) {
+  var tokens = JSON.parse(button.getAttribute('data-tokens')), notes = 0;
+  if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
+  if (audio.state === 'suspended') audio.resume();
+  var t0 = audio.currentTime + 0.05;
+  for (var i = 0; i < tokens.length;) {
+    var j = i + 1;
+    while (j < tokens.length && tokens[j] === SLUR) j++;
+    if (tokens[i] !== REST && tokens[i] !== SLUR && TOKEN_MIDI[tokens[i]] >= 0) {
+      note(TOKEN_MIDI[tokens[i]], t0 + i * SLOT, (j - i) * SLOT);
+      notes++;
+    }
+    i = j;
+  }
+  button.setAttribute('data-notes', notes);
+  played++;
+  document.body.setAttribute('data-played', played + '/' + document.querySelectorAll('button.play').length);
+  document.body.setAttribute('data-audio', audio.state);
+}
+window.addEventListener('load', function () {
+  document.body.setAttribute('data-errors', errors);
+  if (location.hash === '#selftest') document.querySelectorAll('button.play').forEach(function (b) { b.click(); });
+});
+""" % (json.dumps(TOKEN_MIDI.tolist()), REST, SLUR)
 
 # The page counts its own decoded images, so a browser test can check that they really render.
 _IMAGE_CHECK = """
@@ -63,12 +113,47 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
+def _piano_roll(tokens, low: int, high: int) -> str:
+    """An inline SVG piano roll of one melody (16 slots; pitches low..high)."""
+    slot, step = 9, 3
+    rects, i = [], 0
+    while i < len(tokens):
+        j = i + 1
+        while j < len(tokens) and tokens[j] == SLUR:
+            j += 1
+        midi = int(TOKEN_MIDI[tokens[i]]) if tokens[i] not in (REST, SLUR) else -1
+        if midi >= 0:
+            y = (high - midi) * step
+            rects.append(f'<rect x="{i * slot}" y="{y}" width="{(j - i) * slot - 1}" height="{step}" fill="#2a6fb0"/>')
+        i = j
+    width, height = len(tokens) * slot, (high - low + 1) * step
+    return f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}">{"".join(rects)}</svg>'
+
+
+def _examples(directory: Path) -> tuple[str, set]:
+    """Every example edit of a repository: per melody its piano roll and a play button; and the
+    kinds of melody shown."""
+    files = sorted((directory / "examples").glob("*.json")) if (directory / "examples").is_dir() else []
+    parts, kinds = [], set()
+    for f in files:
+        record = load_json(f)
+        for n, melodies in enumerate(record["examples"]):
+            pitches = [int(TOKEN_MIDI[t]) for tokens in melodies.values() for t in tokens if t not in (REST, SLUR)]
+            low, high = (min(pitches), max(pitches)) if pitches else (60, 72)
+            cells = [f'<div class="example">{_piano_roll(tokens, low, high)}'
+                     f'<button class="play" data-tokens="{json.dumps(tokens)}" onclick="play(this)">'
+                     f'&#9654; {html.escape(kind)}</button></div>' for kind, tokens in melodies.items()]
+            parts.append(f"<div><b>{html.escape(record['attribute'])} #{n}</b><br>{''.join(cells)}</div>")
+            kinds |= set(melodies)
+    return "".join(parts), kinds
+
+
 def write_report(path, comparison: list[dict], baselines: list[dict], model_dirs, link_prefix: str | None = None):
     """Write the report. Example MIDI links point to <link_prefix>/<model>/examples/<file>, or
     (link_prefix None) to the examples' paths relative to the report."""
     path = Path(path)
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>SeNT results</title>"
-             f"<style>{_STYLE}</style><script>{_IMAGE_CHECK}</script></head><body>",
+             f"<style>{_STYLE}</style><script>{_IMAGE_CHECK}{_PLAYER}</script></head><body>",
              "<h1>SeNT results</h1>"]
     if comparison:
         parts += ["<h2>SeNT vs the published results</h2>",
@@ -97,13 +182,18 @@ def write_report(path, comparison: list[dict], baselines: list[dict], model_dirs
     for d in sorted(Path(p) for p in model_dirs):
         parts.append(f'<div class="model"><h2>{html.escape(d.name)}</h2>')
         parts += [_image(d / f"{stem}.png") for stem in FIGURES if (d / f"{stem}.png").exists()]
+        players, kinds = _examples(d)
+        if players:
+            parts.append("<h3>Example edits</h3><p>start melody, target example (a real melody with the "
+                         "requested value), SeNT's edit" + (", the verified edit" if "verified" in kinds else "") +
+                         "; &#9654; plays it (synthesised in the page)</p>" + players)
         examples = sorted((d / "examples").glob("*.mid")) if (d / "examples").is_dir() else []
         if examples:
             links = []
             for f in examples:
                 href = f"{link_prefix}/{d.name}/examples/{f.name}" if link_prefix else os.path.relpath(f, path.parent)
                 links.append(f'<a href="{html.escape(href)}">{html.escape(f.stem)}</a>')
-            parts.append("<p>Example edits (start, target example, SeNT): " + " · ".join(links) + "</p>")
+            parts.append("<p>MIDI files: " + " · ".join(links) + "</p>")
         parts.append("</div>")
     parts.append("</body></html>")
     with atomic_path(path, ".html") as tmp:

@@ -323,20 +323,28 @@ def predict(repo: Repository, attribute: int, vae, batch_size: int = 4096):
 
 
 @torch.no_grad()
-def write_examples(repo: Repository, attribute: int, vae, sp: np.ndarray) -> list[Path]:
-    """MIDI files of the first len(sp) test pairs: the start melody, the target example and SeNT's
-    edit, as examples/<attribute>_<n>_{start,target,sent}.mid."""
+def write_examples(repo: Repository, attribute: int, vae, edits: dict[str, np.ndarray]) -> list[Path]:
+    """The first test pairs as melodies: the start melody, the target example and each method's
+    edit (`edits`: method -> its codes of those pairs, e.g. sent and verified), as
+    examples/<attribute>_<n>_<kind>.mid, and all their tokens in examples/<attribute>.json (what
+    the report draws and plays)."""
     from sent.data import melody_tokens
+    from sent.io import save_json
     from sent.music import write_melody
 
     _, a1, _, a2 = repo.raw_pairs(attribute, "test")
-    edits = vae.decode_tokens(torch.as_tensor(sp, dtype=torch.float32)).numpy()
-    written = []
-    for n, edit in enumerate(edits):
+    decoded = {m: vae.decode_tokens(torch.as_tensor(z, dtype=torch.float32)).numpy() for m, z in edits.items()}
+    count = min(len(z) for z in decoded.values())
+    written, melodies = [], []
+    for n in range(count):
         name = f"{repo.names[attribute]}_{n}"
-        for kind, tokens in (("start", melody_tokens(a1[n:n + 1])[0]), ("target", melody_tokens(a2[n:n + 1])[0]),
-                             ("sent", edit)):
+        kinds = {"start": melody_tokens(a1[n:n + 1])[0], "target": melody_tokens(a2[n:n + 1])[0],
+                 **{m: tokens[n] for m, tokens in decoded.items()}}
+        for kind, tokens in kinds.items():
             path = repo.path("examples") / f"{name}_{kind}.mid"
             write_melody(tokens, path, title=f"{name} {kind}")
             written.append(path)
+        melodies.append({kind: np.asarray(tokens).astype(int).tolist() for kind, tokens in kinds.items()})
+    save_json(repo.path("examples") / f"{repo.names[attribute]}.json",
+              {"attribute": repo.names[attribute], "examples": melodies})
     return written
