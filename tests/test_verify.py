@@ -109,6 +109,9 @@ def trained_repo(tmp_path_factory, tiny_model):
     run_tool("mi", d, "--attribute", RHYTHM)
     run_tool("train-zc", d, "--attribute", RHYTHM, "--epochs", 1)
     run_tool("train-sent", d, tiny_model, "--attribute", RHYTHM, "--epochs", 1, "--max-pairs", 1000)
+    run_tool("mi", d, "--attribute", 4)
+    run_tool("train-zc", d, "--attribute", 4, "--epochs", 1)
+    run_tool("train-sent", d, tiny_model, "--attribute", 4, "--epochs", 1, "--max-pairs", 1000)
     return d
 
 
@@ -170,9 +173,6 @@ def test_settings_errors(text, message):
 
 
 def test_traverse_sets_two_attributes_plain_and_verified(trained_repo, tiny_model, tmp_path):
-    run_tool("mi", trained_repo, "--attribute", 4)
-    run_tool("train-zc", trained_repo, "--attribute", 4, "--epochs", 1)
-    run_tool("train-sent", trained_repo, tiny_model, "--attribute", 4, "--epochs", 1, "--max-pairs", 1000)
     out = tmp_path / "two"
     proc = run_tool("traverse", 4321, tiny_model, trained_repo, "--set", "rhythm_bar1=3", "--set", "rhythm_bar2=10",
                     "--verify", "--min_reconstruction", 0, "--out", out)
@@ -194,3 +194,39 @@ def test_traverse_sets_two_attributes_plain_and_verified(trained_repo, tiny_mode
     fails = run_tool("traverse", 4321, tiny_model, trained_repo, "rhythm_bar1", "--set", "rhythm_bar2=10",
                      "--out", tmp_path / "x", check=False)
     assert fails.returncode == 2 and "give either --set" in fails.stderr
+
+
+def test_two_attribute_pairs_differ_in_exactly_those_two(trained_repo):
+    from sent.multi import two_attribute_pairs
+    from sent.repository import Repository
+
+    repo = Repository(trained_repo)
+    ij = two_attribute_pairs(repo, 2, 5, 300, seed=1)
+    assert 100 < len(ij) <= 300  # 30,000 of 1.35M melodies: a partner exists for about 2% of starts
+    differ = repo.attributes[ij[:, 0]] != repo.attributes[ij[:, 1]]
+    assert differ[:, [2, 5]].all() and not differ[:, [0, 1, 3, 4, 6, 7, 8]].any()
+    assert np.array_equal(ij, two_attribute_pairs(repo, 2, 5, 300, seed=1))
+
+
+def test_two_at_once_scores():
+    from sent.multi import score_two
+
+    requested = np.array([[0, 2, 1, 5, 7, 0, 0, 1, 1]] * 3)
+    plain = requested.copy()
+    plain[1, 3] = 4  # first value missed
+    plain[2, 0] = 3  # both reached, tonic moved
+    verified = requested.copy()
+    scores = score_two(plain, verified, requested, 3, 4)
+    assert scores["sent_twice_success"] == pytest.approx(1 / 3) and scores["sent_twice_reached"] == pytest.approx(2 / 3)
+    assert scores["verified_success"] == 1.0
+
+
+def test_evaluate_two_at_once_writes_its_table(trained_repo, tiny_model):
+    import csv
+
+    run_tool("evaluate", trained_repo, tiny_model, "--attribute", 4, "--two_at_once", 200)
+    (row,) = list(csv.DictReader((trained_repo / "two_at_once.csv").open()))
+    assert (row["first"], row["second"]) == ("rhythm_bar1", "rhythm_bar2") and 0 < int(row["pairs"]) <= 200
+    for key in ("sent_twice_success", "sent_twice_reached", "verified_success", "verified_reached"):
+        assert 0.0 <= float(row[key]) <= 1.0
+    assert float(row["sent_twice_success"]) <= float(row["sent_twice_reached"])
