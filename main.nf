@@ -68,7 +68,7 @@ workflow {
     attribute_files = MI.out.files.mix(TRAIN_ZC.out.files, TRAIN_SENT.out.files, EVALUATE.out.predictions)
         .groupTuple(size: 4 * attributes.size())
         .map { id, files -> tuple(id, files.flatten()) }
-    PERFORM(sources.join(attribute_files))   // (id, pairs key, latents, pairs, files)
+    PERFORM(sources.join(attribute_files).join(models))   // (id, pairs key, latents, pairs, files, model)
     // pooled per setting, and the paper's tables
     PERFORM_SETTING(PERFORM.out.results.map { id, dir -> tuple(settingOf(id), dir) }.groupTuple())
     TABLES(PERFORM.out.results.map { id, dir -> dir }.collect(),

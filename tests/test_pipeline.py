@@ -60,6 +60,10 @@ def check_outputs(outdir, model_id="s2-VAE_b_0.2_c_50.0_g_10.0_r_0"):
     for method in ("oracle", "sent-target"):
         assert (outdir / "models" / model_id / "baselines" / method / "predictions_3.npz").exists()
     assert "sent-target (ceiling) R²" in (outdir / "report.html").read_text()
+    assert "verified_r2" in header and (outdir / "models" / model_id / "verified" / "predictions_3.npz").exists()
+    (pair,) = csv.DictReader((outdir / "models" / model_id / "two_at_once.csv").open())
+    assert (pair["first"], pair["second"]) == ("rhythm_bar1", "rhythm_bar2") and 0 < int(pair["pairs"]) <= 100
+    assert 'class="play"' in (outdir / "report.html").read_text()
 
 
 def test_test_profile_end_to_end_then_resume_after_kill(tmp_path):

@@ -10,7 +10,7 @@ import torch
 from helpers import prepare_repository, run_tool
 from sent import data
 from sent.io import load_npz
-from sent.verify import MISSED, VerifyOptions, rank_keys, verified_codes, _lexicographic_argmin
+from sent.verify import MISSED, VerifyOptions, rank_keys, rebuild_codes, verified_codes, _lexicographic_argmin
 
 SCALE, RHYTHM = 2, 3
 
@@ -84,6 +84,9 @@ def test_verified_finds_the_scale_of_an_undershooting_move_and_says_when_it_cann
     # row 1: only the proposal that moves rhythm_bar2 reaches the value; it is returned
     assert result["reached"][1] and names[result["candidate"][1]] == "attribute-vector"
     assert result["achieved"][1][4] == START[4] + 2
+    rebuilt = rebuild_codes(z1, sent, {"attribute-vector": wrong}, result["first"], result["candidate"],
+                            VerifyOptions(scales=(0.5, 1.5, 2.0, 3.0), line=(0.75, 1.25, 1.75, 2.5)))
+    assert np.array_equal(rebuilt, result["codes"])
     # without the proposal nothing reaches rhythm 1: the closest is returned, not reached
     alone = verified_codes(KnownDecoder(), z1[1:], start[1:], RHYTHM, target[1:], sent[1:])
     assert not alone["reached"][0] and alone["achieved"][0][RHYTHM] == START[RHYTHM]
@@ -98,6 +101,8 @@ def test_line_search_along_the_best_move():
     result = verified_codes(KnownDecoder(), z1, start, RHYTHM, np.array([8]), sent,
                             options=VerifyOptions(scales=(3.0,), line=(1.25, 1.75)))
     assert result["reached"][0] and result["names"][result["candidate"][0]] == "line x1.75"
+    options = VerifyOptions(scales=(3.0,), line=(1.25, 1.75))
+    assert np.array_equal(rebuild_codes(z1, sent, {}, result["first"], result["candidate"], options), result["codes"])
     plain = verified_codes(KnownDecoder(), z1, start, RHYTHM, np.array([8]), sent,
                            options=VerifyOptions(scales=(3.0,), line=()))
     assert not plain["reached"][0] and plain["achieved"][0][RHYTHM] == 7
@@ -128,8 +133,12 @@ def test_evaluate_verify_never_reaches_less_than_sent(trained_repo, tiny_model, 
     verified_hits = verified["achieved"][:, RHYTHM] == a2[:, RHYTHM]
     assert not (sent_hits & ~verified_hits).any()  # SeNT's own code is a candidate
     assert verified_hits.mean() >= sent_hits.mean()
+    assert "codes" not in verified  # its choices are stored; the codes are rebuilt from them
+    from sent.predictions import read_codes
+
+    codes = read_codes(Repository(trained_repo), RHYTHM, "verified")
     vae, _ = load_model(tiny_model)
-    tokens = vae.decode_tokens(torch.as_tensor(verified["codes"][:300]))
+    tokens = vae.decode_tokens(torch.as_tensor(codes[:300]))
     assert np.array_equal(extract_attributes(tokens), verified["achieved"][:300])
     names = [str(n) for n in verified["candidate_names"]]
     assert names[0] == "sent" and "regularised-dimension" in names and verified["candidate"].max() < len(names)
@@ -224,7 +233,9 @@ def test_two_at_once_scores():
 def test_evaluate_two_at_once_writes_its_table(trained_repo, tiny_model):
     import csv
 
-    run_tool("evaluate", trained_repo, tiny_model, "--attribute", 4, "--two_at_once", 200)
+    before = (trained_repo / f"predictions_{RHYTHM}.npz").stat().st_mtime_ns
+    run_tool("evaluate", trained_repo, tiny_model, "--two_at_once", 200, "--skip_single")
+    assert (trained_repo / f"predictions_{RHYTHM}.npz").stat().st_mtime_ns == before
     (row,) = list(csv.DictReader((trained_repo / "two_at_once.csv").open()))
     assert (row["first"], row["second"]) == ("rhythm_bar1", "rhythm_bar2") and 0 < int(row["pairs"]) <= 200
     for key in ("sent_twice_success", "sent_twice_reached", "verified_success", "verified_reached"):

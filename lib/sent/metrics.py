@@ -54,12 +54,13 @@ def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: i
     return out
 
 
-def load_results(repo_dirs, attribute: int, with_codes: bool = False, method: str = "sent"):
-    """Pooled (a1, a2, ap[, sp, z2]) of one attribute and method over repositories, and their
-    common fRange."""
+def load_results(repos, attribute: int, with_codes: bool = False, method: str = "sent"):
+    """Pooled (a1, a2, ap[, sp, z2]) of one attribute and method over repositories (directories or
+    open Repository objects, which saves reading their codes again), and their common fRange."""
     a1s, a2s, aps, sps, z2s, ranges = [], [], [], [], [], []
-    for d in repo_dirs:
-        repo = Repository(d)
+    for repo in repos:
+        repo = repo if isinstance(repo, Repository) else Repository(repo)
+        d = repo.dir
         a1, a2 = pair_attributes(repo, attribute)
         ap = read_achieved(d, attribute, method)
         if ap.shape != a1.shape:
@@ -85,9 +86,10 @@ def perform(repo_dirs, attributes=None, method: str = "sent") -> dict:
     """Scores per target attribute (index -> dict) over one or several pooled repositories."""
     names = load_json(Path(repo_dirs[0]) / "config.json")["fNames"]
     attributes = range(len(names)) if attributes is None else attributes
+    repos = [Repository(d) for d in repo_dirs]
     results = {}
     for k in attributes:
-        (a1, a2, ap, sp, z2), f_range = load_results(repo_dirs, k, with_codes=True, method=method)
+        (a1, a2, ap, sp, z2), f_range = load_results(repos, k, with_codes=True, method=method)
         results[k] = scores(a1, a2, ap, f_range, k, sp, z2)
         results[k]["a"] = (a1, a2, ap)
         results[k]["f_range"] = f_range
@@ -127,13 +129,14 @@ def gather_tables(repo_dirs) -> dict:
     for setting, dirs in sorted(groups.items()):
         names = load_json(Path(dirs[0]) / "config.json")["fNames"]
         tables[setting] = {"seeds": len(dirs), "names": names, "scores": {}, "baselines": {}}
+        repos = [Repository(d) for d in dirs]
         for method in (*METHODS, *BASELINES):
             done = [k for k in range(len(names))
                     if all(has_predictions(d, k, method) for d in dirs)]
             target = tables[setting]["scores"] if method == "sent" else \
                 tables[setting]["baselines"].setdefault(method, {})
             for k in done:
-                (a1, a2, ap), f_range = load_results(dirs, k, method=method)
+                (a1, a2, ap), f_range = load_results(repos, k, method=method)
                 target[k] = scores(a1, a2, ap, f_range, k)
     return tables
 

@@ -4,8 +4,9 @@
 for a baseline) holds `achieved` (int8, N x 9: the attributes of the decoded melodies, -1 =
 invalid) and, for SeNT, `codes` (float32, N x D: its predicted latent codes). Nothing that the
 repository already determines is stored again: the target codes z2 are the repository's own codes
-of the test pairs, and a baseline's codes are a cheap, deterministic function of the repository
-(sent.baselines), recomputed when a measure needs them.
+of the test pairs, a baseline's codes are a cheap, deterministic function of the repository
+(sent.baselines), recomputed when a measure needs them, and the verified method stores its
+choices (which candidate, 2 bytes per edit), from which sent.verify rebuilds its codes.
 
 Repositories written by earlier versions hold the CSV layout instead (sp_<k>.csv codes, z2_<k>.csv
 target codes, cp_<k>.csv achieved attributes with the names as header); every reader accepts it,
@@ -85,6 +86,8 @@ def read_codes(repo: Repository, attribute: int, method: str = "sent") -> np.nda
         arrays = load_npz(npz, required=("achieved",))
         if "codes" in arrays:
             return arrays["codes"]
+        if method == "verified":
+            return _verified_codes(repo, attribute, npz, arrays)
     else:
         path = _csv(repo.dir, attribute, method, "sp")
         if path.is_file():
@@ -97,6 +100,22 @@ def read_codes(repo: Repository, attribute: int, method: str = "sent") -> np.nda
     from sent.baselines import baseline_codes
 
     return baseline_codes(repo, attribute, method).astype(np.float32)
+
+
+def _verified_codes(repo: Repository, attribute: int, npz: Path, arrays: dict) -> np.ndarray:
+    """A verified method's codes, rebuilt from its stored choices, the repository and SeNT's codes."""
+    from sent.baselines import Mover
+    from sent.verify import VerifyOptions, rebuild_codes
+
+    missing = [k for k in ("candidate", "first", "proposals", "scales", "line") if k not in arrays]
+    if missing:
+        raise SentError(f"{npz}: holds neither codes nor the choices to rebuild them ({', '.join(missing)} missing)")
+    z1, a1, _, a2 = repo.raw_pairs(attribute, "test")
+    mover = Mover(repo, attribute)
+    proposals = {str(m): mover.codes(str(m), z1, a1[:, attribute], a2[:, attribute]) for m in arrays["proposals"]}
+    options = VerifyOptions(tuple(float(s) for s in arrays["scales"]), tuple(float(s) for s in arrays["line"]))
+    return rebuild_codes(z1, read_codes(repo, attribute, "sent"), proposals, arrays["first"], arrays["candidate"],
+                         options)
 
 
 def target_codes(repo: Repository, attribute: int) -> np.ndarray:

@@ -77,8 +77,9 @@ def verified_codes(vae, z1: np.ndarray, start: np.ndarray, attribute: int, targe
                    options: VerifyOptions = VerifyOptions()) -> dict:
     """Verified edits of raw codes z1 (N x D) whose melodies have attributes `start` (N x F), to
     value `target` (N) of `attribute`. `sent_codes` (N x D): SeNT's raw codes; `proposals`: name ->
-    further raw codes (N x D). Returns codes (N x D), achieved (N x F), reached (N, bool) and
-    candidate (N, index into `names`), with names the candidates' labels."""
+    further raw codes (N x D). Returns codes (N x D), achieved (N x F), reached (N, bool),
+    candidate (N, index into `names`, the candidates' labels) and first (N, the first round's
+    best, whose move the line search follows): with the inputs, enough for rebuild_codes."""
     z1 = np.asarray(z1, dtype=np.float32)
     start, target = np.asarray(start, dtype=np.int64), np.asarray(target, dtype=np.int64).reshape(-1)
     move = np.asarray(sent_codes, dtype=np.float32) - z1
@@ -107,8 +108,25 @@ def verified_codes(vae, z1: np.ndarray, start: np.ndarray, attribute: int, targe
         names = names + [f"line x{s:g}" for s in options.line]
     else:
         chosen_codes, chosen_achieved, candidate = codes[rows, best], achieved[rows, best], best
-    return {"codes": chosen_codes, "achieved": chosen_achieved,
-            "reached": chosen_achieved[:, attribute] == target, "candidate": candidate, "names": names}
+    return {"codes": chosen_codes, "achieved": chosen_achieved, "reached": chosen_achieved[:, attribute] == target,
+            "candidate": candidate, "first": best, "names": names}
+
+
+def rebuild_codes(z1: np.ndarray, sent_codes: np.ndarray, proposals: dict[str, np.ndarray], first: np.ndarray,
+                  candidate: np.ndarray, options: VerifyOptions) -> np.ndarray:
+    """The codes verified_codes chose, from its inputs and its choices (candidate, first), by the
+    same float32 operations: so a verified method need not store its codes."""
+    z1 = np.asarray(z1, dtype=np.float32)
+    move = np.asarray(sent_codes, dtype=np.float32) - z1
+    round1 = np.stack([z1 + move, *(z1 + s * move for s in options.scales),
+                       *(np.asarray(p, dtype=np.float32) for p in proposals.values())], axis=1)
+    rows, c = np.arange(len(z1)), round1.shape[1]
+    candidate, first = np.asarray(candidate, dtype=np.int64), np.asarray(first, dtype=np.int64)
+    codes = round1[rows, np.minimum(candidate, c - 1)]
+    for step, s in enumerate(options.line):
+        on = candidate == c + step
+        codes[on] = z1[on] + s * (round1[rows[on], first[on]] - z1[on])
+    return codes
 
 
 def moved_attributes(start: np.ndarray, achieved: np.ndarray, attribute: int, names) -> list[str]:
