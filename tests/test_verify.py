@@ -145,6 +145,7 @@ def test_evaluate_verify_never_reaches_less_than_sent(trained_repo, tiny_model, 
     run_tool("perform", "tables", trained_repo, "--out", tmp_path)
     header = (tmp_path / "baselines.csv").read_text().splitlines()[0]
     assert header.startswith("setting,attribute,sent_r2,sent_valid,verified_r2,verified_valid,identity_r2")
+    assert header.endswith(",sent_untargeted,verified_untargeted")
 
 
 def test_traverse_verify_reports_both_methods(trained_repo, tiny_model, tmp_path):

@@ -142,7 +142,9 @@ def gather_tables(repo_dirs) -> dict:
 
 
 def baseline_rows(tables: dict) -> list[dict]:
-    """Per setting and attribute: SeNT and every baseline's R^2 and valid fraction side by side."""
+    """Per setting and attribute: SeNT and every baseline's R^2 and valid fraction side by side;
+    at the end, the mean untargeted change (deltaUntarget over the other attributes) of SeNT and,
+    when evaluated, of the verified edits."""
     rows = []
     own = [m for m in METHODS[1:] if any(t["baselines"].get(m) for t in tables.values())]  # when evaluated
     for setting, t in tables.items():
@@ -152,6 +154,10 @@ def baseline_rows(tables: dict) -> list[dict]:
                 b = t["baselines"].get(method, {}).get(k)
                 row[f"{method}_r2"] = b["r2"] if b else float("nan")
                 row[f"{method}_valid"] = b["valid"] if b else float("nan")
+            for method, result in (("sent", s), *((m, t["baselines"].get(m, {}).get(k)) for m in own)):
+                untargeted = result["deltaUntarget"] if result else np.array([np.nan])
+                row[f"{method}_untargeted"] = float(np.nanmean(untargeted)) if np.isfinite(untargeted).any() \
+                    else float("nan")
             rows.append(row)
     return rows
 

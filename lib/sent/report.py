@@ -170,6 +170,7 @@ def write_report(path, comparison: list[dict], baselines: list[dict], model_dirs
         for m in methods:
             label = f"{m} (ceiling)" if m in CEILINGS else m
             columns += [(f"{m}_r2", f"{label} R²"), (f"{m}_valid", f"{label} valid")]
+        columns += [(k, f"{k[:-len('_untargeted')]} untargeted") for k in baselines[0] if k.endswith("_untargeted")]
         parts += ["<h2>SeNT and the baselines</h2>",
                   "<p>Same models, test pairs, decoder, extractor and metrics. identity: z1 unchanged; "
                   "oracle: z2; sent-target: z1 with SeNT's relevant (top-3 MI) dims taken from z2, the code SeNT's "
@@ -177,7 +178,11 @@ def write_report(path, comparison: list[dict], baselines: list[dict], model_dirs
                   "not competitors (SeNT below sent-target: not converged; sent-target low too: the VAE does "
                   "not allow the edit with those dims). attribute-vector: mean code differences; "
                   "linear-direction: a linear fit's direction; regularised-dimension: the attribute's own "
-                  "latent dim (not for beta-VAE).</p>",
+                  "latent dim (not for beta-VAE). verified: candidate codes (SeNT's, its move scaled, "
+                  "attribute-vector, regularised-dimension, a line search) decoded and checked with the "
+                  "extractor, the one reaching the value with the fewest other changes kept; it uses the "
+                  "requested value only, no target melody. untargeted: mean change of the other attributes "
+                  "(normalised), lower is better.</p>",
                   _table(baselines, columns)]
     for d in sorted(Path(p) for p in model_dirs):
         parts.append(f'<div class="model"><h2>{html.escape(d.name)}</h2>')
