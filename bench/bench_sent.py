@@ -6,8 +6,6 @@ The decoder's cost does not depend on its weights, so a freshly initialised VAE 
 """
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,14 +14,8 @@ import torch
 
 from sent.repository import Repository
 from sent.traversal import Perception, SentOptions, train_sent
-from sent.vae import VAE, ModelSpec, load_model, save_model
-
-BIN = Path(__file__).resolve().parents[1] / "bin"
-
-
-def tool(*args):
-    subprocess.run([sys.executable, str(BIN / args[0]), *map(str, args[1:])], check=True,
-                   stdout=subprocess.DEVNULL)
+from sent.vae import load_model
+from small_repository import small_repository
 
 
 def main():
@@ -36,15 +28,7 @@ def main():
     attribute = 3
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        model = Path(args.model) if args.model else tmp / "s2-VAE_b_0.2_c_50.0_g_10.0_r_0.pt"
-        if not args.model:
-            save_model(VAE(ModelSpec.parse(model.stem)), model, {"id": model.stem,
-                       "split": {"seed": 0, "fractions": [0.7, 0.05, 0.25]}})
-        tool("extract", model, "--out", tmp / "latents.npz", "--limit", 60_000, "--quiet")
-        tool("findpairs", tmp / "latents.npz", "--out", tmp / "pairs", "--attribute", attribute)
-        tool("init-repo", tmp / "repo", tmp / "latents.npz", tmp / "pairs" / "pairs.npz")
-        tool("mi", tmp / "repo", "--attribute", attribute, "--max-samples", 2000)
-        tool("train-zc", tmp / "repo", "--attribute", attribute, "--epochs", 1)
+        model = small_repository(tmp, args.model, attribute, 60_000)
         repo = Repository(tmp / "repo")
         vae, _ = load_model(model)
         Perception(repo, vae, attribute).attributes(torch.zeros(4, 32))  # compile the extractor

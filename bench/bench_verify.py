@@ -9,8 +9,6 @@ usage: python bench/bench_verify.py [--model prebuilt/vae/<id>.pt] [--edits 40]
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,16 +20,11 @@ from sent import data
 from sent.attributes import extract_attributes
 from sent.edit import Editor
 from sent.repository import Repository
-from sent.vae import VAE, ModelSpec, load_model, save_model
+from sent.vae import load_model
 from sent.verify import VerifyOptions
+from small_repository import small_repository, tool
 
-BIN = Path(__file__).resolve().parents[1] / "bin"
 ATTRIBUTE = 3
-
-
-def tool(*args):
-    subprocess.run([sys.executable, str(BIN / args[0]), *map(str, args[1:])], check=True,
-                   stdout=subprocess.DEVNULL)
 
 
 def one_at_a_time(editor, tokens, value, options):
@@ -73,15 +66,7 @@ def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
         tmp = Path(tmp)
-        model = Path(args.model) if args.model else tmp / "s2-VAE_b_0.2_c_50.0_g_10.0_r_0.pt"
-        if not args.model:
-            save_model(VAE(ModelSpec.parse(model.stem)), model, {"id": model.stem,
-                       "split": {"seed": 0, "fractions": [0.7, 0.05, 0.25]}})
-        tool("extract", model, "--out", tmp / "latents.npz", "--limit", 30_000, "--quiet")
-        tool("findpairs", tmp / "latents.npz", "--out", tmp / "pairs", "--attribute", ATTRIBUTE)
-        tool("init-repo", tmp / "repo", tmp / "latents.npz", tmp / "pairs" / "pairs.npz")
-        tool("mi", tmp / "repo", "--attribute", ATTRIBUTE, "--max-samples", 2000)
-        tool("train-zc", tmp / "repo", "--attribute", ATTRIBUTE, "--epochs", 1)
+        model = small_repository(tmp, args.model, ATTRIBUTE, 30_000)
         tool("train-sent", tmp / "repo", model, "--attribute", ATTRIBUTE, "--epochs", 1, "--max-pairs", 640)
         repo = Repository(tmp / "repo")
         vae, _ = load_model(model)
