@@ -242,3 +242,21 @@ def test_evaluate_two_at_once_writes_its_table(trained_repo, tiny_model):
     for key in ("sent_twice_success", "sent_twice_reached", "verified_success", "verified_reached"):
         assert 0.0 <= float(row[key]) <= 1.0
     assert float(row["sent_twice_success"]) <= float(row["sent_twice_reached"])
+
+
+@pytest.mark.parametrize("scales, line, expected", [(None, None, VerifyOptions()), ((1.5, 2), "", VerifyOptions((1.5, 2.0), ())),
+                                                    (3, (0.5,), VerifyOptions((3.0,), (0.5,)))])
+def test_candidate_budget_arguments(scales, line, expected):
+    assert VerifyOptions.from_arguments(scales, line) == expected
+
+
+def test_candidate_budget_errors(trained_repo, tiny_model, tmp_path):
+    for args, message in ((("--scales", "0,2"), "--scales must be greater than 0.0, got 0.0"),
+                          (("--line", "nan"), "--line must be a finite number")):
+        proc = run_tool("traverse", 4321, tiny_model, trained_repo, "rhythm_bar1", "--value", 3, "--verify", *args,
+                        "--out", tmp_path / "x", check=False)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    few = run_tool("traverse", 4321, tiny_model, trained_repo, "rhythm_bar1", "--value", 3, "--verify",
+                   "--scales", 2, "--line", "", "--min_reconstruction", 0, "--out", tmp_path / "few")
+    edit = json.loads((tmp_path / "few" / "traverse.json").read_text())["edits"][0]
+    assert edit["candidate"] in ("sent", "sent x2", "attribute-vector", "regularised-dimension"), few.stdout

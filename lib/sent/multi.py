@@ -81,12 +81,13 @@ def score_two(plain: np.ndarray, verified: np.ndarray, requested: np.ndarray, k1
     return out
 
 
-def multi_rows(repo: Repository, vae, attributes, pairs: int = 500, seed: int = 0) -> list[dict]:
+def multi_rows(repo: Repository, vae, attributes, pairs: int = 500, seed: int = 0,
+               options: VerifyOptions = VerifyOptions()) -> list[dict]:
     """One row per pair of `attributes` (each with a traversal function): pairs used and rates."""
     rows = []
     for k1, k2 in itertools.combinations(attributes, 2):
         ij = two_attribute_pairs(repo, k1, k2, pairs, seed)
-        plain, verified, requested = edit_two(repo, vae, k1, k2, ij)
+        plain, verified, requested = edit_two(repo, vae, k1, k2, ij, options)
         rows.append({"first": repo.names[k1], "second": repo.names[k2], "pairs": len(ij),
                      **score_two(plain, verified, requested, k1, k2)})
     return rows

@@ -52,6 +52,14 @@ def real(name: str, value, minimum: float | None = None, maximum: float | None =
     return value
 
 
+def positive_reals(name: str, value) -> tuple[float, ...]:
+    """A comma-separated list (fire gives a tuple, or one number) of finite numbers > 0; "" is none."""
+    if isinstance(value, str) and not value.strip():
+        return ()
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return tuple(real(name, v, above=0.0) for v in values)
+
+
 def _within(name: str, value, minimum, maximum):
     if minimum is not None and value < minimum:
         raise SentError(f"--{name} must be at least {minimum}, got {value}")

@@ -31,6 +31,15 @@ class VerifyOptions:
     scales: tuple[float, ...] = (0.5, 1.5, 2.0, 3.0)
     line: tuple[float, ...] = (0.75, 1.25, 1.75, 2.5)
 
+    @classmethod
+    def from_arguments(cls, scales=None, line=None) -> "VerifyOptions":
+        """From the tools' --scales and --line (comma-separated; defaults where None)."""
+        from sent import validate
+
+        default = cls()
+        return cls(default.scales if scales is None else validate.positive_reals("scales", scales),
+                   default.line if line is None else validate.positive_reals("line", line))
+
     @property
     def budget(self) -> int:
         """Decoded candidates per edit at most, besides the extra proposals."""
