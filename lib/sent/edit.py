@@ -53,7 +53,23 @@ class Editor:
         self.net, meta = load_sent(repo, attribute)
         self.one_hot = meta["options"]["one_hot"]
         self.mover = Mover(repo, attribute) if verify is not None else None
-        self.proposals = [m for m in ("attribute-vector", "regularised-dimension") if applicable(m, repo.model_id)]
+        self.proposal_methods = [m for m in ("attribute-vector", "regularised-dimension")
+                                 if applicable(m, repo.model_id)]
+
+    @torch.no_grad()
+    def sent_codes(self, z: np.ndarray, start_values, target_values) -> np.ndarray:
+        """Raw codes SeNT's function proposes for raw codes z (N x D), from start to target values."""
+        k, repo = self.attribute, self.repo
+        c1 = torch.as_tensor(repo.normalise_c(np.asarray(start_values, dtype=float), k))
+        c2 = torch.as_tensor(repo.normalise_c(np.asarray(target_values, dtype=float), k))
+        out = self.net(torch.as_tensor(repo.normalise_z(z)), encode_attribute(c1, k, self.one_hot),
+                       encode_attribute(c2, k, self.one_hot))
+        return repo.denormalise_z(out).numpy()
+
+    def proposals(self, z: np.ndarray, start_values, target_values) -> dict[str, np.ndarray]:
+        """The further candidates of a verified edit: attribute-vector and (where defined)
+        regularised-dimension codes."""
+        return {m: self.mover.codes(m, z, start_values, target_values) for m in self.proposal_methods}
 
     @torch.no_grad()
     def edit(self, tokens: np.ndarray, values) -> list[dict]:
@@ -63,7 +79,7 @@ class Editor:
         whether the value was reached and which other attributes moved. With verification, the
         result is the verified edit (sent.verify), and "sent" holds SeNT's own for comparison.
         """
-        k, repo = self.attribute, self.repo
+        k = self.attribute
         start_attrs = extract_attributes(tokens.reshape(1, -1))[0]
         if start_attrs[k] < 0:
             raise SentError(f"the input melody has no valid {data.ATTRIBUTE_NAMES[k]} to start from "
@@ -71,18 +87,14 @@ class Editor:
         values = np.asarray(list(values), dtype=np.int64)
         mean, _ = self.vae.encoder(torch.as_tensor(tokens, dtype=torch.long).reshape(1, -1))
         z1 = np.repeat(mean.numpy(), len(values), axis=0)
-        c1 = torch.as_tensor(repo.normalise_c(np.full(len(values), float(start_attrs[k])), k))
-        c2 = torch.as_tensor(repo.normalise_c(values.astype(float), k))
-        out = self.net(torch.as_tensor(repo.normalise_z(z1)), encode_attribute(c1, k, self.one_hot),
-                       encode_attribute(c2, k, self.one_hot))
-        codes = repo.denormalise_z(out).numpy()
+        codes = self.sent_codes(z1, np.full(len(values), start_attrs[k]), values)
         edited = self.vae.decode_tokens(torch.as_tensor(codes)).numpy()
         names = ["sent"] * len(values)
         if self.verify is not None:
             sent_attrs = extract_attributes(edited)
             starts = np.repeat(start_attrs[None], len(values), axis=0)
-            proposals = {m: self.mover.codes(m, z1, starts[:, k], values) for m in self.proposals}
-            result = verified_codes(self.vae, z1, starts, k, values, codes, proposals, self.verify)
+            result = verified_codes(self.vae, z1, starts, k, values, codes, self.proposals(z1, starts[:, k], values),
+                                    self.verify)
             names = [result["names"][i] for i in result["candidate"]]
             edited = self.vae.decode_tokens(torch.as_tensor(result["codes"], dtype=torch.float32)).numpy()
         achieved_all = extract_attributes(edited)

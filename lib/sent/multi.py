@@ -8,12 +8,10 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import torch
 
-from sent.baselines import Mover, applicable
 from sent.data import FACTOR_COUNTS
 from sent.repository import Repository
-from sent.traversal import decode_attributes, encode_attribute, load_sent
+from sent.traversal import decode_attributes
 from sent.verify import VerifyOptions, verified_codes
 
 
@@ -36,33 +34,22 @@ def two_attribute_pairs(repo: Repository, k1: int, k2: int, limit: int, seed: in
     return np.stack([start[found], order[at][found]], axis=1)[:limit]
 
 
-def _sent_codes(repo: Repository, k: int, z: np.ndarray, start_values, target_values) -> np.ndarray:
-    """Raw codes SeNT's function for attribute k proposes for raw codes z."""
-    net, meta = load_sent(repo, k)
-    one_hot = meta["options"]["one_hot"]
-    c1 = torch.as_tensor(repo.normalise_c(np.asarray(start_values, dtype=float), k))
-    c2 = torch.as_tensor(repo.normalise_c(np.asarray(target_values, dtype=float), k))
-    with torch.no_grad():
-        out = net(torch.as_tensor(repo.normalise_z(z)), encode_attribute(c1, k, one_hot), encode_attribute(c2, k, one_hot))
-    return repo.denormalise_z(out).numpy()
-
-
-def edit_two(repo: Repository, vae, k1: int, k2: int, ij: np.ndarray, options: VerifyOptions = VerifyOptions()):
+def edit_two(editors: dict, k1: int, k2: int, ij: np.ndarray):
     """Achieved attributes (N x F) of the pairs' start codes edited towards their partners' values of
-    k1 then k2: SeNT twice, and verified twice. Returns (plain, verified, requested), requested =
-    the start attributes with k1 and k2 set to the partner's."""
+    k1 then k2 (`editors`: attribute -> sent.edit.Editor with verification): SeNT twice, and
+    verified twice. Returns (plain, verified, requested), requested = the start attributes with k1
+    and k2 set to the partner's."""
+    repo, vae = editors[k1].repo, editors[k1].vae
     z1, a1, a2 = repo.z[ij[:, 0]], repo.attributes[ij[:, 0]], repo.attributes[ij[:, 1]]
     requested = a1.copy()
     requested[:, [k1, k2]] = a2[:, [k1, k2]]
-    first = _sent_codes(repo, k1, z1, a1[:, k1], a2[:, k1])
-    plain = decode_attributes(vae, _sent_codes(repo, k2, first, a1[:, k2], a2[:, k2]))
+    first = editors[k1].sent_codes(z1, a1[:, k1], a2[:, k1])
+    plain = decode_attributes(vae, editors[k2].sent_codes(first, a1[:, k2], a2[:, k2]))
 
     def verified_step(k, z, keep):
-        mover = Mover(repo, k)
-        proposals = {m: mover.codes(m, z, a1[:, k], requested[:, k])
-                     for m in ("attribute-vector", "regularised-dimension") if applicable(m, repo.model_id)}
-        return verified_codes(vae, z, keep, k, requested[:, k], _sent_codes(repo, k, z, a1[:, k], requested[:, k]),
-                              proposals, options)
+        editor = editors[k]
+        return verified_codes(vae, z, keep, k, requested[:, k], editor.sent_codes(z, a1[:, k], requested[:, k]),
+                              editor.proposals(z, a1[:, k], requested[:, k]), editor.verify)
 
     after_first = a1.copy()
     after_first[:, k1] = requested[:, k1]  # what step 2 must keep: k1 as requested, the rest as at the start
@@ -84,10 +71,13 @@ def score_two(plain: np.ndarray, verified: np.ndarray, requested: np.ndarray, k1
 def multi_rows(repo: Repository, vae, attributes, pairs: int = 500, seed: int = 0,
                options: VerifyOptions = VerifyOptions()) -> list[dict]:
     """One row per pair of `attributes` (each with a traversal function): pairs used and rates."""
+    from sent.edit import Editor
+
+    editors = {k: Editor(repo, vae, k, options) for k in attributes}  # each function and its statistics once
     rows = []
     for k1, k2 in itertools.combinations(attributes, 2):
         ij = two_attribute_pairs(repo, k1, k2, pairs, seed)
-        plain, verified, requested = edit_two(repo, vae, k1, k2, ij, options)
+        plain, verified, requested = edit_two(editors, k1, k2, ij)
         rows.append({"first": repo.names[k1], "second": repo.names[k2], "pairs": len(ij),
                      **score_two(plain, verified, requested, k1, k2)})
     return rows
