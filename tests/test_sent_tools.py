@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import ROOT, prepare_repository, run_tool
+from helpers import ROOT, prepare_repository, run_tool, run_tool_in_process
 from sent.io import load_npz, load_torch, save_npz
 from sent.repository import Repository
 from sent.traversal import SENT_FORMAT, SentNet, SentOptions, ZtoC, load_sent, train_sent
@@ -91,6 +91,38 @@ def test_same_seed_same_model(repo_dir, tiny_model):
     train_sent(repo, RHYTHM, vae, opts)
     b = load_sent(repo, RHYTHM)[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_steps_and_cosine_schedule(repo_dir, tiny_model, monkeypatch):
+    """--steps stops mid-epoch; cosine decays the learning rate towards 0 over the run."""
+    vae, _ = load_model(tiny_model)
+    repo = Repository(repo_dir)
+    lrs, real_step = [], torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        lrs.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    summary = train_sent(repo, RHYTHM, vae, SentOptions(epochs=5, max_pairs=500, steps=11, schedule="cosine", lr=0.01))
+    assert summary["steps"] == 11 and len(lrs) == 11  # 8 batches of 64 per epoch: one epoch and 3 steps
+    log = np.genfromtxt(repo_dir / f"train_{RHYTHM}.csv", delimiter=",", names=True)
+    assert list(log["epoch"]) == [0, 1]
+    assert lrs[0] == pytest.approx(0.01) and lrs[-1] == pytest.approx(0.01 * 0.5 * (1 + np.cos(np.pi * 10 / 11)))
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert not (repo_dir / f"curve_{RHYTHM}.csv").exists()
+
+
+def test_decoding_does_not_change_the_trajectory(repo_dir, tiny_model):
+    """lossC's gradient is the surrogate's whether or not the melody is decoded, so after one epoch
+    (the only one, hence the one kept) the simulated and the decoded run hold the same network."""
+    vae, _ = load_model(tiny_model)
+    repo = Repository(repo_dir)
+    nets = []
+    for simulate in (False, True):
+        train_sent(repo, RHYTHM, vae, SentOptions(epochs=1, max_pairs=500, simulate=simulate))
+        nets.append(load_sent(repo, RHYTHM)[0].state_dict())
+    assert all(torch.equal(nets[0][k], nets[1][k]) for k in nets[0])
 
 
 def test_nan_loss_stops_and_keeps_best_model(repo_dir, tiny_model, monkeypatch):
@@ -437,3 +469,36 @@ def test_index_files_must_name_distinct_dims(repo_dir, tiny_model, tmp_path, dim
 def test_mi_needs_more_pairs_than_neighbours(repo_dir):
     _fails("mi", repo_dir, "--attribute", RHYTHM, "--max_samples", 50, "--n_neighbors", 50,
            match="50 training pairs for rhythm_bar1, but the MI estimator needs more than --n_neighbors (50)")
+
+
+def test_shipped_repository_edits_like_the_full_one(arp_repo, tiny_model, tmp_path, monkeypatch):
+    """`perform ship` keeps what editing needs (no codes, no pairs): traverse, plain and verified,
+    gives the same result from it as from the full repository, and finds it by model id."""
+    from sent import shipped
+    from sent.errors import SentError
+
+    ship = tmp_path / "prebuilt" / "sent" / "tiny"
+    run_tool("perform", "ship", arp_repo, "--out", ship)
+    names = sorted(p.name for p in ship.iterdir())
+    assert "latents.npz" not in names and "pairs.npz" not in names and "mover_5.npz" in names
+    assert {"sent_5.model", "sent_ZC_5.model", "corr_index_5.txt", "uncorr_index_5.txt", "train_5.csv"} <= set(names)
+    assert json.loads((ship / "config.json").read_text())["shipped"] is True
+    assert sum(p.stat().st_size for p in ship.iterdir()) < 1_000_000
+    edit = ("12345", "arp_chord1", "--value", "down", "--verify", "--min_reconstruction", 0)
+    run_tool("traverse", edit[0], tiny_model, arp_repo, *edit[1:], "--out", tmp_path / "full")
+    run_tool("traverse", edit[0], tiny_model, ship, *edit[1:], "--out", tmp_path / "shipped")
+    full, small = (json.loads((tmp_path / d / "traverse.json").read_text()) for d in ("full", "shipped"))
+    assert full == small and full["edits"] and "sent" in full["edits"][0]
+    # by model id: prebuilt/vae/<id>.pt and prebuilt/sent/<id>/
+    (tmp_path / "prebuilt" / "vae").mkdir()
+    (tmp_path / "prebuilt" / "vae" / "tiny.pt").symlink_to(tiny_model)
+    monkeypatch.setattr(shipped, "SHIPPED", tmp_path / "prebuilt" / "sent")
+    monkeypatch.setattr(shipped, "MODELS", tmp_path / "prebuilt" / "vae")
+    code, _, err = run_tool_in_process("traverse", edit[0], "tiny", *edit[1:], "--out", tmp_path / "by-id")
+    assert code == 0, err
+    assert json.loads((tmp_path / "by-id" / "traverse.json").read_text()) == full
+    code, _, err = run_tool_in_process("traverse", edit[0], "nosuch", "arp_chord1", "--value", "down")
+    assert code == 2 and "nosuch: no such model file, and not a shipped model id (tiny)" in err
+    with pytest.raises(SentError, match="carry no latent codes or pairs"):
+        Repository(ship).pairs(ARP, "test")
+

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from sent.errors import SentError
+from sent.io import load_npz, save_npz
 from sent.repository import Repository
 
 BASELINES = ("identity", "oracle", "sent-target", "attribute-vector", "linear-direction", "regularised-dimension")
@@ -74,12 +75,28 @@ class Mover:
 
     def __init__(self, repo: Repository, k: int):
         self.k, self.model_id = k, repo.model_id
+        if repo.shipped:  # no training samples travel with shipped functions: their statistics do
+            stats = load_npz(repo.path(f"mover_{k}.npz"), required=self.STATISTICS)
+            values = [int(v) for v in stats["values"]]
+            self.means = dict(zip(values, stats["means"]))
+            self.medians = dict(zip(values, stats["medians"].tolist()))
+            self.overall, self.direction = stats["overall"], stats["direction"]
+            return
         z, a = _training_samples(repo, k)
         self.means = {int(v): z[a == v].mean(axis=0) for v in np.unique(a)}
         self.overall = z.mean(axis=0)  # a value never seen in training contributes no shift
         coef, *_ = np.linalg.lstsq(np.hstack([z, np.ones((len(z), 1))]), a.astype(np.float64), rcond=None)
         self.direction = coef[:-1]
         self.medians = {int(v): float(np.median(z[a == v, k])) for v in np.unique(a)}
+
+    STATISTICS = ("values", "means", "medians", "overall", "direction")
+
+    def save(self, path) -> None:
+        """The statistics as mover_<k>.npz, what a shipped repository carries instead of its samples."""
+        values = sorted(self.means)
+        save_npz(path, values=np.array(values), means=np.array([self.means[v] for v in values]),
+                 medians=np.array([self.medians[v] for v in values]), overall=self.overall,
+                 direction=self.direction)
 
     def codes(self, method: str, z1: np.ndarray, start, target) -> np.ndarray:
         z1 = np.asarray(z1, dtype=np.float64)

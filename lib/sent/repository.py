@@ -19,6 +19,8 @@ from sent.pairs import normalise
 
 CONFIG = "config.json"
 CONFIG_KEYS = ("source", "pairs", "sRange", "fRange", "fNames", "length", "nFeatures", "ttPairs")
+# A shipped repository (`perform ship`): normalisation, functions and statistics, no codes or pairs.
+SHIPPED_KEYS = ("shipped", "model_id", "latent_dim", "sRange", "fRange", "fNames")
 FIXED_SPLIT = (32_000, 10_000)  # train then test pairs when not using the 80/20 ("e") split
 
 
@@ -125,16 +127,21 @@ class Repository:
     def __init__(self, directory):
         self.dir = Path(directory)
         self.config = load_json(self.dir / CONFIG)
-        missing = [k for k in CONFIG_KEYS if k not in self.config]
+        self.shipped = bool(self.config.get("shipped"))
+        required = SHIPPED_KEYS if self.shipped else CONFIG_KEYS
+        missing = [k for k in required if k not in self.config]
         if missing:
             raise SentError(f"{self.dir / CONFIG}: missing key(s) {', '.join(missing)}")
-        source = load_source(self._resolve(self.config["source"]))
-        self.z = source["latent_codes"].astype(np.float32)
-        self.attributes = source["attributes"].astype(np.int64)
-        self._pairs = load_npz(self._resolve(self.config["pairs"]), required=("fingerprint",))
-        if str(self._pairs["fingerprint"]) != fingerprint(self.attributes):
-            raise SentError(f"{self.config['pairs']}: pairs do not match the source {self.config['source']}")
         self.names = list(self.config["fNames"])
+        if self.shipped:
+            self.z = self.attributes = None
+        else:
+            source = load_source(self._resolve(self.config["source"]))
+            self.z = source["latent_codes"].astype(np.float32)
+            self.attributes = source["attributes"].astype(np.int64)
+            self._pairs = load_npz(self._resolve(self.config["pairs"]), required=("fingerprint",))
+            if str(self._pairs["fingerprint"]) != fingerprint(self.attributes):
+                raise SentError(f"{self.config['pairs']}: pairs do not match the source {self.config['source']}")
         self._check_config()
         lo, hi = (np.asarray(v, dtype=np.float32) for v in self.config["sRange"])
         self._z_lo, self._z_span = lo, np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
@@ -144,13 +151,19 @@ class Repository:
     def _check_config(self) -> None:
         """sRange, fRange and ttPairs must fit the codes, attributes and pairs, or one line says why."""
         where = self.dir / CONFIG
-        for key, width in (("sRange", self.z.shape[1]), ("fRange", self.attributes.shape[1])):
+        if self.shipped:
+            widths = (("sRange", self.config.get("latent_dim")), ("fRange", len(self.names)))
+        else:
+            widths = (("sRange", self.z.shape[1]), ("fRange", self.attributes.shape[1]))
+        for key, width in widths:
             try:
                 shape = np.asarray(self.config[key], dtype=np.float64).shape
             except (TypeError, ValueError):
                 shape = None
             if shape != (2, width):
                 raise SentError(f"{where}: {key} must be [min list, max list] of {width} numbers each")
+        if self.shipped:
+            return
         tt = self.config["ttPairs"]
         if not isinstance(tt, list) or len(tt) != len(self.names):
             raise SentError(f"{where}: ttPairs must hold one [[train begin, end], [test begin, end]] per attribute "
@@ -173,7 +186,7 @@ class Repository:
 
     @property
     def latent_dim(self) -> int:
-        return self.z.shape[1]
+        return len(self.config["sRange"][0])
 
     def attribute(self, name_or_index) -> int:
         return data.attribute_index(name_or_index)
@@ -214,6 +227,9 @@ class Repository:
         """(P, 2) rows [i, j] of the attribute's train or test pairs."""
         if side not in ("train", "test"):
             raise SentError(f"side must be 'train' or 'test', got {side!r}")
+        if self.shipped:
+            raise SentError(f"{self.dir}: shipped traversal functions carry no latent codes or pairs; "
+                            "train or evaluate on a repository made by the pipeline")
         key = f"pairs_{attribute}"
         if key not in self._pairs:
             raise SentError(f"{self.config['pairs']}: no pairs for attribute {attribute} ({self.names[attribute]})")

@@ -26,6 +26,8 @@ from sent.repository import Repository, load_index_file
 
 ZC_FORMAT = "sent-zc/1"
 SENT_FORMAT = "sent-net/1"
+SCHEDULES = ("constant", "cosine")
+SELECTIONS = ("loss", "validation")
 
 
 # ---------------------------------------------------------------- attribute encodings
@@ -106,6 +108,20 @@ class SentOptions:
     with_target: bool = False     # c
     max_pairs: int | None = None  # limit on training pairs
     seed: int = 0
+    # Convergence levers (issue #13); the defaults leave the paper's recipe unchanged.
+    steps: int | None = None      # stop after this many optimiser steps (default: all epochs)
+    schedule: str = "constant"    # or "cosine": lr decays to 0 over the run's steps
+    validation: int = 0           # training pairs held out (the last ones) to score the function on
+    eval_every: int = 0           # steps between validation scores (0: at the end of each epoch)
+    select: str = "loss"          # keep the epoch of lowest mean loss, or "validation": lowest validation lossC
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise SentError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.select not in SELECTIONS:
+            raise SentError(f"select must be one of {', '.join(SELECTIONS)}, got {self.select!r}")
+        if self.select == "validation" and not self.validation:
+            raise SentError("select='validation' needs held-out pairs (validation >= 1)")
 
     @classmethod
     def from_letters(cls, letters: str, **overrides) -> "SentOptions":
@@ -230,12 +246,54 @@ def load_sent(repo: Repository, attribute: int) -> tuple[SentNet, dict]:
     return model.eval(), meta
 
 
+def _learning_rate(options: SentOptions, total_steps: int):
+    """The lr factor of step s: constant, or cosine from 1 to 0 over the run."""
+    if options.schedule == "cosine":
+        return lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
+    return lambda s: 1.0
+
+
+class Validation:
+    """The held-out training pairs of one attribute, scored by decoding: the R^2 and valid fraction
+    of the evaluation (sent.metrics.scores) and the mean perceptual loss (what select='validation'
+    minimises: 1 per invalid melody, else the squared error of the normalised value)."""
+
+    def __init__(self, repo: Repository, attribute: int, vae, rows: slice, one_hot: bool):
+        z1, c1, _, c2 = repo.pairs(attribute, "train")
+        _, self.a1, _, self.a2 = (a[rows] for a in repo.raw_pairs(attribute, "train"))
+        t = lambda a: torch.as_tensor(a[rows], dtype=torch.float32)  # noqa: E731
+        self.z1 = t(z1)
+        self.e1 = encode_attribute(t(c1[:, attribute]), attribute, one_hot)
+        self.e2 = encode_attribute(t(c2[:, attribute]), attribute, one_hot)
+        self.c2 = c2[rows, attribute].astype(np.float64)
+        self.repo, self.attribute, self.vae = repo, attribute, vae
+
+    @torch.no_grad()
+    def score(self, net: SentNet) -> dict:
+        from sent.metrics import scores
+
+        was_training = net.training
+        net.eval()
+        codes = self.repo.denormalise_z(net(self.z1, self.e1, self.e2)).numpy()
+        net.train(was_training)
+        achieved = decode_attributes(self.vae, codes)
+        a = achieved[:, self.attribute]
+        c = self.repo.normalise_c(a.astype(np.float64), self.attribute)
+        loss_c = float(np.where(a < 0, 1.0, (c - self.c2) ** 2).mean())
+        s = scores(self.a1, self.a2, achieved, self.repo.config["fRange"], self.attribute)
+        return {"r2": s["r2"], "valid": s["valid"], "lossC": loss_c}
+
+
 def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, progress: bool = False) -> dict:
-    """Train SentNet for one attribute; writes sent_<f>.model (best epoch) and train_<f>.csv.
+    """Train SentNet for one attribute; writes sent_<f>.model and train_<f>.csv (per epoch), and
+    with held-out pairs curve_<f>.csv (step, training seconds, validation r2, valid, lossC).
 
     Loss = l1 MSE(out, z2) on the relevant dims + l2 MSE(out, z1) on the irrelevant dims + l3 lossC.
     lossC is the true perceptual loss (decode + extract) carrying the surrogate's gradient, or with
-    `simulate` the surrogate loss itself.
+    `simulate` the surrogate loss itself: the gradient, hence the trajectory, is the same either
+    way, and the decoded value only decides which network is kept. The network kept is
+    the epoch of lowest mean loss (the paper's choice, by epoch mean) or, with select='validation',
+    the scored step of lowest validation lossC.
     """
     k = attribute
     corr = torch.as_tensor(load_index_file(repo.path(f"corr_index_{k}.txt"), repo.latent_dim))
@@ -247,26 +305,56 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
     for p in zc.parameters():
         p.requires_grad_(False)
     perception = None if options.simulate else Perception(repo, vae, k)
-    z1, c1, z2, c2 = _pairs_tensors(repo, k, "train", options.max_pairs)
+    z1, c1, z2, c2 = _pairs_tensors(repo, k, "train")
+    available = len(z1) - options.validation
+    if available < 1:
+        raise SentError(f"{repo.names[k]}: {len(z1)} training pairs, too few to hold out {options.validation}")
+    validation = (Validation(repo, k, vae, slice(available, len(z1)), options.one_hot)
+                  if options.validation else None)
+    n = min(available, options.max_pairs or available)
+    z1, c1, z2, c2 = z1[:n], c1[:n], z2[:n], c2[:n]
     e1, e2 = encode_attribute(c1, k, options.one_hot), encode_attribute(c2, k, options.one_hot)
     torch.manual_seed(options.seed)
     net = SentNet(repo.latent_dim, e1.shape[1], options.iscale, options.pre_stages, options.with_target)
     opt = torch.optim.Adam(net.parameters(), lr=options.lr)
+    steps_per_epoch = math.ceil(n / options.batch_size)
+    total_steps = min(options.steps or math.inf, options.epochs * steps_per_epoch)
+    lr_factor = _learning_rate(options, total_steps)
     l1, l2, l3 = options.lambdas
     meta = {"attribute": k, "name": repo.names[k], "net": net.options, "options": dataclasses.asdict(options),
             "relevant": corr.tolist(), "model_id": repo.model_id}
-    # The best network so far and the log live under .partial names until the last epoch: an
+    # The best network so far and the logs live under .partial names until the last step: an
     # interrupted run never leaves a sent_<k>.model (or a log) that evaluate would take for finished.
-    model_path, log_path = repo.path(f"sent_{k}.model"), repo.path(f"train_{k}.csv")
-    partial_model, partial_log = (Path(f"{p}.partial") for p in (model_path, log_path))
-    rows, best = [], math.inf
-    start_time = time.perf_counter()
-    for epoch in range(options.epochs):
+    model_path, log_path, curve_path = (repo.path(f"{name}_{k}{ext}") for name, ext in
+                                        (("sent", ".model"), ("train", ".csv"), ("curve", ".csv")))
+    partial_model, partial_log, partial_curve = (Path(f"{p}.partial") for p in (model_path, log_path, curve_path))
+    rows, curve, best, step, train_seconds = [], [], math.inf, 0, 0.0
+
+    def score_validation(epoch):
+        nonlocal best
+        v = validation.score(net)
+        curve.append((step, train_seconds, v["r2"], v["valid"], v["lossC"]))
+        _write_csv(partial_curve, ("step", "seconds", "r2", "valid", "lossC"), curve)
+        if options.select == "validation" and step > 0 and v["lossC"] < best:  # never the untrained network
+            best = v["lossC"]
+            save_torch(partial_model, SENT_FORMAT, {**meta, "epoch": epoch, "step": step, "loss": best,
+                                                    "validation": v}, net.state_dict())
+        if progress:
+            print(f"sent {repo.names[k]} step {step}: validation r2 {v['r2']:.4f} valid {v['valid']:.3f} "
+                  f"lossC {v['lossC']:.4f}", flush=True)
+
+    if validation is not None:
+        score_validation(0)
+    epoch = 0
+    while step < total_steps:
+        clock = time.perf_counter()
         net.train()
-        order = torch.randperm(len(z1))
-        sums = np.zeros(4)
-        for start in range(0, len(z1), options.batch_size):
+        order = torch.randperm(n)
+        sums, seen = np.zeros(4), 0
+        for start in range(0, n, options.batch_size):
             b = order[start:start + options.batch_size]
+            for group in opt.param_groups:
+                group["lr"] = options.lr * lr_factor(step)
             out = net(z1[b], e1[b], e2[b])
             loss_r = F.mse_loss(out[:, corr], z2[b][:, corr])
             loss_i = F.mse_loss(out[:, uncorr], z1[b][:, uncorr])
@@ -279,24 +367,41 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            step += 1
             sums += np.array([loss.item(), loss_r.item(), loss_i.item(), loss_c.item()]) * len(b)
-        means = sums / len(z1)
+            seen += len(b)
+            if validation is not None and options.eval_every and step % options.eval_every == 0:
+                train_seconds += time.perf_counter() - clock
+                score_validation(epoch)
+                clock = time.perf_counter()
+            if step >= total_steps:
+                break
+        train_seconds += time.perf_counter() - clock
+        means = sums / seen
         if not np.isfinite(means).all():
-            kept = f"best model so far (loss {best:.4g}) in {partial_model}" if rows else "no model saved"
+            kept = f"best model so far (loss {best:.4g}) in {partial_model}" if partial_model.exists() else "no model saved"
             raise SentError(f"{repo.names[k]}: loss became NaN/inf at epoch {epoch}; {kept}")
-        if means[0] < best:
+        if options.select == "loss" and means[0] < best:
             best = float(means[0])
-            save_torch(partial_model, SENT_FORMAT, {**meta, "epoch": epoch, "loss": best}, net.state_dict())
+            save_torch(partial_model, SENT_FORMAT, {**meta, "epoch": epoch, "step": step, "loss": best},
+                       net.state_dict())
         rows.append((epoch, *map(float, means), best))
         _write_csv(partial_log, ("epoch", "loss", "lossR", "lossI", "lossC", "best"), rows)
+        if validation is not None and (not options.eval_every or (step >= total_steps and curve[-1][0] != step)):
+            score_validation(epoch)
         if progress:
             print(f"sent {repo.names[k]} epoch {epoch}: loss {means[0]:.4f} R {means[1]:.4f} I {means[2]:.4f} "
                   f"C {means[3]:.4f}", flush=True)
+        epoch += 1
     if not rows:
         raise SentError(f"{repo.names[k]}: no epochs to train (epochs={options.epochs})")
     os.replace(partial_log, log_path)
+    if curve:
+        os.replace(partial_curve, curve_path)
+    else:
+        curve_path.unlink(missing_ok=True)  # a curve from an earlier run would describe another function
     os.replace(partial_model, model_path)
-    return {**meta, "best_loss": best, "seconds": time.perf_counter() - start_time,
+    return {**meta, "best_loss": best, "seconds": train_seconds, "steps": step,
             "extract_seconds": perception.extract_seconds if perception else 0.0}
 
 

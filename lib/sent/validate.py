@@ -52,6 +52,13 @@ def real(name: str, value, minimum: float | None = None, maximum: float | None =
     return value
 
 
+def choice(name: str, value, choices) -> str:
+    """One of a fixed set of words."""
+    if value not in choices:
+        raise SentError(f"--{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def positive_reals(name: str, value) -> tuple[float, ...]:
     """A comma-separated list (fire gives a tuple, or one number) of finite numbers > 0; "" is none."""
     if isinstance(value, str) and not value.strip():

@@ -1,0 +1,165 @@
+"""SeNT convergence study (issue #13): validation R^2 of a traversal function against optimiser steps
+and wall seconds, for the paper's recipe and for each speed lever, on cells across the 4 models.
+
+Each run trains one function on one thread (train_sent with held-out training pairs scored by
+decoding), keeps the network train_sent keeps, then scores it on the cell's test pairs next to
+the sent-target ceiling (z1 with SeNT's 3 relevant dims taken from z2) and the paper's figure.
+Runs are resumable: a finished run's curve and row are kept and skipped on the next call.
+
+usage: python bench/sent_convergence.py RESULTS --out docs/convergence [--scale 0.5]
+RESULTS holds published repositories (results/models/<id>/, e.g. what `make demo` writes: MI
+index files and surrogates are taken from there); models come from prebuilt/vae/<id>.pt.
+Writes OUT/curves/<cell>_<config>.csv, OUT/summary.csv and OUT.png.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sent.baselines import baseline_codes
+from sent.metrics import read_reference_table, scores
+from sent.repository import Repository
+from sent.traversal import SentOptions, decode_attributes, predict, train_sent
+from sent.vae import load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = {"ar": "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_0", "beta": "beta-VAE_b_1.0_c_50.0_r_0",
+          "interp": "interp-VAE_n_1_b_0.2_c_50.0_g_10.0_r_0", "s2": "s2-VAE_b_0.2_c_50.0_g_10.0_r_0"}
+CELLS = [("ar", 6), ("ar", 2), ("beta", 0), ("s2", 2), ("interp", 3), ("interp", 0)]
+VALIDATION = 2000
+# name -> (options, steps at scale 1, validation scores per run). SeNT's lossC carries the
+# surrogate's gradient whatever the decoded value is, so a "simulated" run (no decoding while
+# training) follows the same trajectory as the decoded one: decoding only chooses the network
+# kept. "paper" (decoded) measures the recipe's true cost per step; "paper-simulated" follows
+# its trajectory 10x further (120,000 steps; the paper ran 212k-786k).
+CONFIGS = {
+    "paper": (dict(batch_size=64, lr=1e-3), 12_000, 12),
+    "paper-simulated": (dict(batch_size=64, lr=1e-3, simulate=True, select="validation"), 120_000, 30),
+    "batch512-cosine-simulated": (dict(batch_size=512, lr=3e-3, schedule="cosine", simulate=True,
+                                       select="validation"), 6_000, 20),
+    "batch2048-cosine-simulated": (dict(batch_size=2048, lr=6e-3, schedule="cosine", simulate=True,
+                                        select="validation"), 2_000, 20),
+}
+
+
+def scratch_repository(source: Path, dest: Path) -> Path:
+    """A repository sharing `source`'s files (links) where a run can write its own function."""
+    dest.mkdir(parents=True, exist_ok=True)
+    config = json.loads((source / "config.json").read_text())
+    for name in os.listdir(source):
+        if name.startswith(("corr_index_", "uncorr_index_", "sent_ZC_")):
+            link = dest / name
+            if not link.exists():
+                link.symlink_to(source / name)
+    config["source"] = str(source / config["source"])
+    config["pairs"] = str((source / config["pairs"]).resolve())
+    (dest / "config.json").write_text(json.dumps(config))
+    return dest
+
+
+def test_scores(repo: Repository, k: int, vae, codes: np.ndarray | None = None) -> dict:
+    _, a1, _, a2 = repo.raw_pairs(k, "test")
+    achieved = predict(repo, k, vae)[1] if codes is None else decode_attributes(vae, codes)
+    return scores(a1, a2, achieved, repo.config["fRange"], k)
+
+
+def run(results: Path, out: Path, cell, config: str, scale: float) -> dict:
+    model_key, k = cell
+    model_id = MODELS[model_key]
+    name = f"{model_key}-{k}_{config}"
+    curve_file = out / "curves" / f"{name}.csv"
+    row_file = out / "rows" / f"{name}.json"
+    if row_file.exists():
+        return json.loads(row_file.read_text())
+    options, steps, evaluations = CONFIGS[config]
+    steps = max(1, round(steps * scale))
+    repo = Repository(scratch_repository(results / "models" / model_id, out / "work" / config / model_id))
+    vae, _ = load_model(ROOT / "prebuilt" / "vae" / f"{model_id}.pt")
+    opts = SentOptions(epochs=10**6, steps=steps, validation=VALIDATION,
+                       eval_every=max(1, steps // evaluations), **options)
+    start = time.perf_counter()
+    summary = train_sent(repo, k, vae, opts)
+    wall = time.perf_counter() - start
+    curve_file.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(repo.path(f"curve_{k}.csv"), curve_file)
+    final = test_scores(repo, k, vae)
+    ceiling = test_scores(repo, k, vae, baseline_codes(repo, k, "sent-target"))
+    row = {"cell": f"{model_key}-{k}", "model": model_id, "attribute": repo.names[k], "config": config,
+           "steps": summary["steps"], "train_seconds": round(summary["seconds"], 1), "wall_seconds": round(wall, 1),
+           "r2": final["r2"], "valid": final["valid"], "untargeted": float(np.nanmean(final["deltaUntarget"])),
+           "sent_target_r2": ceiling["r2"], "sent_target_valid": ceiling["valid"],
+           "sent_target_untargeted": float(np.nanmean(ceiling["deltaUntarget"]))}
+    row_file.parent.mkdir(parents=True, exist_ok=True)
+    row_file.write_text(json.dumps(row))
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def plot(out: Path, rows: list[dict], reference: dict):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = list(dict.fromkeys(r["cell"] for r in rows))
+    fig, axes = plt.subplots(2, len(cells), figsize=(3.2 * len(cells), 6.4), squeeze=False)
+    colours = dict(zip(CONFIGS, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
+    for col, cell in enumerate(cells):
+        cell_rows = [r for r in rows if r["cell"] == cell]
+        decoded_rate = {r["config"]: r["train_seconds"] / r["steps"] for r in cell_rows}.get("paper")
+        for row in cell_rows:
+            with open(out / "curves" / f"{cell}_{row['config']}.csv") as f:
+                curve = [(int(c["step"]), float(c["seconds"]), float(c["r2"])) for c in csv.DictReader(f)]
+            steps, seconds, r2 = (np.array(v) for v in zip(*curve[1:]))  # step 0: the untrained network
+            axes[0, col].plot(steps, r2, color=colours[row["config"]], label=row["config"])
+            axes[1, col].plot(seconds, r2, color=colours[row["config"]], label=row["config"])
+            if row["config"] == "paper-simulated" and decoded_rate:
+                axes[1, col].plot(steps * decoded_rate, r2, color=colours["paper"], ls="--", lw=1,
+                                  label="paper-simulated timed as decoded")
+        first = cell_rows[0]
+        paper = reference.get(first["model"].rsplit("_r_", 1)[0])
+        k = int(cell.split("-")[1])
+        for ax in axes[:, col]:
+            ax.axhline(first["sent_target_r2"], color="grey", ls="--", lw=1, label="sent-target (test)")
+            if paper is not None:
+                ax.axhline(paper[k], color="black", ls=":", lw=1, label="paper")
+            ax.set_xscale("log")
+            ax.set_ylim(max(-1.0, ax.get_ylim()[0]), 1.02)
+            ax.grid(alpha=0.3)
+        axes[0, col].set_title(f"{first['model'].split('_')[0]} {first['attribute']}", fontsize=9)
+        axes[0, col].set_xlabel("optimiser steps")
+        axes[1, col].set_xlabel("training seconds (1 thread)")
+    axes[0, 0].set_ylabel("validation R^2")
+    axes[1, 0].set_ylabel("validation R^2")
+    axes[0, 0].legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(f"{out}.png", dpi=110)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "convergence")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every run's steps")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = [run(args.results, args.out, cell, config, args.scale)
+            for cell in CELLS for config in args.configs.split(",")]
+    with open(args.out / "summary.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: (f"{v:.4f}" if isinstance(v, float) and not math.isnan(v) else v)
+                          for k, v in r.items()} for r in rows)
+    plot(args.out, rows, read_reference_table(ROOT / "prebuilt" / "reference" / "table-r2.csv"))
+    print(f"wrote {args.out}/summary.csv and {args.out}.png")
+
+
+if __name__ == "__main__":
+    main()
