@@ -6,9 +6,10 @@ decoding), keeps the network train_sent keeps, then scores it on the cell's test
 the sent-target ceiling (z1 with SeNT's 3 relevant dims taken from z2) and the paper's figure.
 Runs are resumable: a finished run's curve and row are kept and skipped on the next call.
 
-usage: python bench/sent_convergence.py RESULTS --out docs/convergence [--scale 0.5]
+usage: python bench/sent_convergence.py RESULTS --out docs/convergence [--models DIR] [--scale 0.5]
 RESULTS holds published repositories (results/models/<id>/, e.g. what `make demo` writes: MI
-index files and surrogates are taken from there); models come from prebuilt/vae/<id>.pt.
+index files and surrogates are taken from there); the models whose codes they hold are
+DIR/<id>.pt (default prebuilt/vae).
 Writes OUT/curves/<cell>_<config>.csv, OUT/summary.csv and OUT.png.
 """
 
@@ -27,7 +28,6 @@ from sent.baselines import baseline_codes
 from sent.metrics import read_reference_table, scores
 from sent.repository import Repository
 from sent.traversal import SentOptions, decode_attributes, predict, train_sent
-from sent.vae import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = {"ar": "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_0", "beta": "beta-VAE_b_1.0_c_50.0_r_0",
@@ -70,7 +70,7 @@ def test_scores(repo: Repository, k: int, vae, codes: np.ndarray | None = None) 
     return scores(a1, a2, achieved, repo.config["fRange"], k)
 
 
-def run(results: Path, out: Path, cell, config: str, scale: float) -> dict:
+def run(results: Path, models: Path, out: Path, cell, config: str, scale: float) -> dict:
     model_key, k = cell
     model_id = MODELS[model_key]
     name = f"{model_key}-{k}_{config}"
@@ -81,7 +81,7 @@ def run(results: Path, out: Path, cell, config: str, scale: float) -> dict:
     options, steps, evaluations = CONFIGS[config]
     steps = max(1, round(steps * scale))
     repo = Repository(scratch_repository(results / "models" / model_id, out / "work" / config / model_id))
-    vae, _ = load_model(ROOT / "prebuilt" / "vae" / f"{model_id}.pt")
+    vae, _ = repo.load_model(models / f"{model_id}.pt")
     opts = SentOptions(epochs=10**6, steps=steps, validation=VALIDATION,
                        eval_every=max(1, steps // evaluations), **options)
     start = time.perf_counter()
@@ -146,11 +146,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "convergence")
+    parser.add_argument("--models", type=Path, default=ROOT / "prebuilt" / "vae")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every run's steps")
     parser.add_argument("--configs", default=",".join(CONFIGS))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rows = [run(args.results, args.out, cell, config, args.scale)
+    rows = [run(args.results, args.models, args.out, cell, config, args.scale)
             for cell in CELLS for config in args.configs.split(",")]
     with open(args.out / "summary.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

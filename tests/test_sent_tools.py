@@ -502,3 +502,18 @@ def test_shipped_repository_edits_like_the_full_one(arp_repo, tiny_model, tmp_pa
     with pytest.raises(SentError, match="carry no latent codes or pairs"):
         Repository(ship).pairs(ARP, "test")
 
+
+def test_codes_are_never_decoded_by_another_training_of_the_same_id(repo_dir, tiny_model, tmp_path):
+    """The repository records which training of its model id made its codes (a weights
+    fingerprint); the same id with other weights, e.g. a replaced prebuilt model, is refused."""
+    from sent.vae import save_model
+
+    assert Repository(repo_dir).config["model_fingerprint"]
+    vae, card = load_model(tiny_model)
+    with torch.no_grad():
+        next(vae.parameters()).add_(1e-3)
+    retrained = tmp_path / tiny_model.name
+    save_model(vae, retrained, card)
+    _fails("evaluate", repo_dir, retrained, "--attribute", RHYTHM,
+           match=f"is another training of {card['id']} than the one whose codes")
+

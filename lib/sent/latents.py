@@ -8,7 +8,7 @@ import torch
 from sent import data
 from sent.errors import SentError
 from sent.io import save_npz
-from sent.vae import load_model
+from sent.vae import load_model, weights_fingerprint
 
 
 def test_rows(card: dict) -> np.ndarray:
@@ -36,7 +36,8 @@ def encode_rows(model, rows: np.ndarray, use_mean: bool, seed: int = 0, batch_si
 
 def extract(model_path, out, use_mean: bool = False, seed: int = 0, limit: int | None = None,
             batch_size: int = 4096, progress: bool = True) -> dict:
-    """Write `out` (.npz): latent_codes, attributes (ground truth), fNames, rows, model_id, encoding."""
+    """Write `out` (.npz): latent_codes, attributes (ground truth), fNames, rows, model_id,
+    model_fingerprint (which training of the id), encoding."""
     model, card = load_model(model_path)
     rows = test_rows(card)[:limit]
     codes = encode_rows(model, rows, use_mean, seed, batch_size, progress)
@@ -48,6 +49,7 @@ def extract(model_path, out, use_mean: bool = False, seed: int = 0, limit: int |
         "fNames": np.array(data.ATTRIBUTE_NAMES),
         "rows": rows.astype(np.int64),
         "model_id": np.array(card["id"]),
+        "model_fingerprint": np.array(weights_fingerprint(model)),
         "encoding": np.array("mean" if use_mean else f"sample(seed={seed})"),
     }
     save_npz(out, **arrays)

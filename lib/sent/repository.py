@@ -116,6 +116,8 @@ def init_repository(directory, source, pairs, extended: bool = True) -> dict:
         "pairSplit": "80/20" if extended else f"{FIXED_SPLIT[0]}/{FIXED_SPLIT[1]}",
         "model_id": str(src.get("model_id", "")),
     }
+    if "model_fingerprint" in src:
+        config["model_fingerprint"] = str(src["model_fingerprint"])
     directory.mkdir(parents=True, exist_ok=True)
     save_json(directory / CONFIG, config)
     return config
@@ -197,11 +199,15 @@ class Repository:
 
     def load_model(self, path):
         """(VAE, card) of a model file, checked to be the model whose codes this repository holds."""
-        from sent.vae import load_model
+        from sent.vae import load_model, weights_fingerprint
 
         vae, card = load_model(path)
         if self.model_id and card["id"] != self.model_id:
             raise SentError(f"{path}: is {card['id']}, but {self.dir} holds codes of {self.model_id}")
+        expected = self.config.get("model_fingerprint")
+        if expected and weights_fingerprint(vae) != expected:
+            raise SentError(f"{path}: is another training of {card['id']} than the one whose codes {self.dir} "
+                            f"holds (weights fingerprint {weights_fingerprint(vae)}, repository {expected})")
         return vae, card
 
     def normalise_z(self, z: np.ndarray) -> np.ndarray:

@@ -50,10 +50,12 @@ def ship(repository, out) -> list[int]:
         Mover(repo, k).save(out / f"mover_{k}.npz")
     if repo.path("perform.csv").is_file():
         shutil.copyfile(repo.path("perform.csv"), out / "perform.csv")
-    save_json(out / "config.json", {
-        "shipped": True, "model_id": repo.model_id, "latent_dim": repo.latent_dim,
-        "sRange": repo.config["sRange"], "fRange": repo.config["fRange"], "fNames": repo.names,
-        "pairSplit": repo.config.get("pairSplit"), "attributes": attributes})
+    config = {"shipped": True, "model_id": repo.model_id, "latent_dim": repo.latent_dim,
+              "sRange": repo.config["sRange"], "fRange": repo.config["fRange"], "fNames": repo.names,
+              "pairSplit": repo.config.get("pairSplit"), "attributes": attributes}
+    if "model_fingerprint" in repo.config:
+        config["model_fingerprint"] = repo.config["model_fingerprint"]
+    save_json(out / "config.json", config)
     return attributes
 
 

@@ -6,6 +6,7 @@ Facts follow ../shared/spec/vae.md. Latent dims 0..8 are bound to attributes 0..
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 
 import torch
@@ -288,6 +289,16 @@ def kl_divergence(mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def weights_fingerprint(model: VAE) -> str:
+    """Identifies one training of a model id: a hash of its weights. Repositories record it, so
+    that codes are never decoded by another training of the same id (e.g. a replaced model)."""
+    digest = hashlib.sha1()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def save_model(model: VAE, path, card: dict) -> None:
