@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import signal
 import subprocess
 import time
@@ -26,6 +27,25 @@ def test_help_lists_parameters():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for param in ("--train_vae", "--variant", "--sent_epochs", "--max_pairs", "--queue"):
         assert param in proc.stdout
+
+
+@pytest.mark.parametrize("profile", ["demo", "repro"])
+def test_profiles_with_the_fast_recipe_resolve_and_train_sent_accepts_them(profile, tmp_path):
+    """The profiles' SeNT parameters, resolved by Nextflow, are options train-sent accepts: its
+    argument checks run before anything is read, so a missing repository is the first error."""
+    proc = subprocess.run(nextflow_command("config", ROOT, "-profile", profile, "-flat"), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    params = dict(re.findall(r"^params\.(\w+) = '?([^'\n]*)'?$", proc.stdout, re.M))
+    assert (params["variant"], params["sent_schedule"], params["sent_select"]) == ("es", "cosine", "validation")
+    from helpers import run_tool
+
+    failed = run_tool("train-sent", tmp_path / "nowhere", ROOT / "prebuilt" / "vae" / "s2-VAE_b_0.2_c_50.0_g_10.0_r_0.pt",
+                      "--variant", params["variant"], "--batch-size", params["sent_batch_size"],
+                      "--lr", params["sent_lr"], "--schedule", params["sent_schedule"], "--steps", params["sent_steps"],
+                      "--validation", params["sent_validation"], "--eval-every", params["sent_eval_every"],
+                      "--select", params["sent_select"], check=False)
+    assert failed.returncode == 2 and "nowhere" in failed.stderr and "config.json" in failed.stderr, failed.stderr
 
 
 def check_outputs(outdir, model_id="s2-VAE_b_0.2_c_50.0_g_10.0_r_0"):
@@ -122,7 +142,7 @@ def check_relocated_results(outdir, tmp_path, model_id="s2-VAE_b_0.2_c_50.0_g_10
     config = json.loads((repo / "config.json").read_text())
     assert config["source"] == "latents.npz" and config["pairs"] == f"../../pairs/{model_id}/pairs.npz"
     for name in ("sent_3.model", "sent_ZC_3.model", "corr_index_3.txt", "uncorr_index_3.txt", "train_3.csv",
-                 "train_zc_3.csv", "mi_3.png", "predictions_4.npz"):
+                 "curve_3.csv", "train_zc_3.csv", "mi_3.png", "predictions_4.npz"):
         assert (repo / name).is_file(), name
     before = (repo / "perform.csv").read_text()
     run_tool("perform", "run", repo, "--out", tmp_path / "again")
