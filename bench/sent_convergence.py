@@ -10,7 +10,7 @@ usage: python bench/sent_convergence.py RESULTS --out docs/convergence [--models
 RESULTS holds published repositories (results/models/<id>/, e.g. what `make demo` writes: MI
 index files and surrogates are taken from there); the models whose codes they hold are
 DIR/<id>.pt (default prebuilt/vae).
-Writes OUT/curves/<cell>_<config>.csv, OUT/summary.csv and OUT.png.
+Writes OUT/curves/<cell>_<config>.csv, OUT/summary.csv, OUT/summary.md and OUT.png.
 """
 
 import argparse
@@ -102,44 +102,81 @@ def run(results: Path, models: Path, out: Path, cell, config: str, scale: float)
     return row
 
 
+def markdown(out: Path, rows: list[dict], results: Path, reference: dict) -> str:
+    """One line per cell and configuration: test R^2 / valid of the network kept, its cost, and
+    beside it the paper's figure, sent-target and the paper recipe's full length (400 epochs of
+    batch 64) timed at the decoded rate measured here."""
+    lines = ["| cell | paper R² | sent-target* R² / valid | configuration | steps | training s | R² / valid | untargeted |",
+             "|---|---|---|---|---|---|---|---|"]
+    for cell in dict.fromkeys(r["cell"] for r in rows):
+        cell_rows = {r["config"]: r for r in rows if r["cell"] == cell}
+        first = next(iter(cell_rows.values()))
+        k = int(cell.split("-")[1])
+        paper = reference.get(first["model"].rsplit("_r_", 1)[0])
+        config = json.loads((results / "models" / first["model"] / "config.json").read_text())
+        begin, end = config["ttPairs"][k][0]
+        full_steps = 400 * math.ceil((end - begin) / 64)
+        head = (f"| {first['model'].split('_')[0]} {first['attribute']} | "
+                f"{paper[k]:.3f} | {first['sent_target_r2']:.3f} / {first['sent_target_valid']:.3f} |"
+                if paper is not None else f"| {cell} | | |")
+        for name, r in cell_rows.items():
+            lines.append(f"{head} {name} | {r['steps']:,} | {r['train_seconds']:,.0f} | "
+                         f"{r['r2']:.3f} / {r['valid']:.3f} | {r['untargeted']:.3f} |")
+            head = "| | | |"
+        if "paper" in cell_rows:
+            rate = cell_rows["paper"]["train_seconds"] / cell_rows["paper"]["steps"]
+            lines.append(f"{head} paper, full length (estimate) | {full_steps:,} | {full_steps * rate:,.0f} | | |")
+    text = "\n".join(lines) + "\n"
+    (out / "summary.md").write_text(text)
+    return text
+
+
 def plot(out: Path, rows: list[dict], reference: dict):
+    """Validation R^2 and valid fraction against optimiser steps and against training seconds,
+    one column per cell; beside them the test-pair figures of sent-target and (R^2) the paper."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     cells = list(dict.fromkeys(r["cell"] for r in rows))
-    fig, axes = plt.subplots(2, len(cells), figsize=(3.2 * len(cells), 6.4), squeeze=False)
+    panels = (("steps", "r2"), ("steps", "valid"), ("seconds", "r2"), ("seconds", "valid"))
+    fig, axes = plt.subplots(len(panels), len(cells), figsize=(3.2 * len(cells), 2.9 * len(panels)), squeeze=False)
     colours = dict(zip(CONFIGS, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
     for col, cell in enumerate(cells):
         cell_rows = [r for r in rows if r["cell"] == cell]
         decoded_rate = {r["config"]: r["train_seconds"] / r["steps"] for r in cell_rows}.get("paper")
         for row in cell_rows:
             with open(out / "curves" / f"{cell}_{row['config']}.csv") as f:
-                curve = [(int(c["step"]), float(c["seconds"]), float(c["r2"])) for c in csv.DictReader(f)]
-            steps, seconds, r2 = (np.array(v) for v in zip(*curve[1:]))  # step 0: the untrained network
-            axes[0, col].plot(steps, r2, color=colours[row["config"]], label=row["config"])
-            axes[1, col].plot(seconds, r2, color=colours[row["config"]], label=row["config"])
-            if row["config"] == "paper-simulated" and decoded_rate:
-                axes[1, col].plot(steps * decoded_rate, r2, color=colours["paper"], ls="--", lw=1,
-                                  label="paper-simulated timed as decoded")
+                records = list(csv.DictReader(f))[1:]  # step 0: the untrained network
+            curve = {key: np.array([float(c[key]) for c in records]) for key in ("step", "seconds", "r2", "valid")}
+            curve["steps"] = curve.pop("step")
+            for ax, (x, y) in zip(axes[:, col], panels):
+                ax.plot(curve[x], curve[y], color=colours[row["config"]], label=row["config"])
+                if x == "seconds" and row["config"] == "paper-simulated" and decoded_rate:
+                    ax.plot(curve["steps"] * decoded_rate, curve[y], color=colours["paper"], ls="--", lw=1,
+                            label="paper-simulated timed as decoded")
         first = cell_rows[0]
         paper = reference.get(first["model"].rsplit("_r_", 1)[0])
         k = int(cell.split("-")[1])
-        for ax in axes[:, col]:
-            ax.axhline(first["sent_target_r2"], color="grey", ls="--", lw=1, label="sent-target (test)")
-            if paper is not None:
+        for ax, (x, y) in zip(axes[:, col], panels):
+            ax.axhline(first[f"sent_target_{y}"], color="grey", ls="--", lw=1, label="sent-target (test pairs)")
+            if paper is not None and y == "r2":
                 ax.axhline(paper[k], color="black", ls=":", lw=1, label="paper")
             ax.set_xscale("log")
-            ax.set_ylim(max(-1.0, ax.get_ylim()[0]), 1.02)
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            if y == "r2":
+                ax.set_ylim(max(-3.1, ax.get_ylim()[0]), 1.05)
+            else:
+                ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
+            ax.set_xlabel("optimiser steps" if x == "steps" else "training seconds (1 thread)")
+            if col == 0:
+                ax.set_ylabel(f"validation {'R^2' if y == 'r2' else 'valid fraction'}")
         axes[0, col].set_title(f"{first['model'].split('_')[0]} {first['attribute']}", fontsize=9)
-        axes[0, col].set_xlabel("optimiser steps")
-        axes[1, col].set_xlabel("training seconds (1 thread)")
-    axes[0, 0].set_ylabel("validation R^2")
-    axes[1, 0].set_ylabel("validation R^2")
-    axes[0, 0].legend(fontsize=6, loc="lower right")
+    axes[2, 0].legend(fontsize=6, loc="lower left")
     fig.tight_layout()
-    fig.savefig(f"{out}.png", dpi=110)
+    fig.savefig(f"{out}.png", dpi=100)
 
 
 def main():
@@ -158,8 +195,10 @@ def main():
         writer.writeheader()
         writer.writerows({k: (f"{v:.4f}" if isinstance(v, float) and not math.isnan(v) else v)
                           for k, v in r.items()} for r in rows)
-    plot(args.out, rows, read_reference_table(ROOT / "prebuilt" / "reference" / "table-r2.csv"))
-    print(f"wrote {args.out}/summary.csv and {args.out}.png")
+    reference = read_reference_table(ROOT / "prebuilt" / "reference" / "table-r2.csv")
+    plot(args.out, rows, reference)
+    print(markdown(args.out, rows, args.results, reference))
+    print(f"wrote {args.out}/summary.csv, {args.out}/summary.md and {args.out}.png")
 
 
 if __name__ == "__main__":
