@@ -83,7 +83,7 @@ def run(results: Path, models: Path, out: Path, cell, config: str, scale: float)
     repo = Repository(scratch_repository(results / "models" / model_id, out / "work" / config / model_id))
     vae, _ = repo.load_model(models / f"{model_id}.pt")
     opts = SentOptions(epochs=10**6, steps=steps, validation=VALIDATION,
-                       eval_every=max(1, steps // evaluations), **options)
+                       score_every=max(1, steps // evaluations), **options)
     start = time.perf_counter()
     summary = train_sent(repo, k, vae, opts)
     wall = time.perf_counter() - start

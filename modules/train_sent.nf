@@ -13,7 +13,7 @@ process TRAIN_SENT {
 
     script:
     def optional = [max_pairs: params.max_pairs, steps: params.sent_steps, validation: params.sent_validation,
-                    eval_every: params.sent_eval_every]
+                    score_every: params.sent_score_every]
         .findAll { it.value }.collect { "--${it.key} ${it.value}" }.join(' ')
     """
     mkdir repo && cp -L ${config} repo/config.json && cp -L ${corr} ${uncorr} ${zc} repo/

@@ -43,7 +43,7 @@ def test_profiles_with_the_fast_recipe_resolve_and_train_sent_accepts_them(profi
     failed = run_tool("train-sent", tmp_path / "nowhere", ROOT / "prebuilt" / "vae" / "s2-VAE_b_0.2_c_50.0_g_10.0_r_0.pt",
                       "--variant", params["variant"], "--batch-size", params["sent_batch_size"],
                       "--lr", params["sent_lr"], "--schedule", params["sent_schedule"], "--steps", params["sent_steps"],
-                      "--validation", params["sent_validation"], "--eval-every", params["sent_eval_every"],
+                      "--validation", params["sent_validation"], "--score-every", params["sent_score_every"],
                       "--select", params["sent_select"], check=False)
     assert failed.returncode == 2 and "nowhere" in failed.stderr and "config.json" in failed.stderr, failed.stderr
 

@@ -56,7 +56,7 @@ def test_validation_curve_and_selection(quality_dir):
     repo = Repository(quality_dir / "repo")
     pairs = len(repo.pair_indices(RHYTHM, "train"))
     held = pairs // 4
-    summary = train_sent(repo, RHYTHM, vae, SentOptions(epochs=1, validation=held, eval_every=10,
+    summary = train_sent(repo, RHYTHM, vae, SentOptions(epochs=1, validation=held, score_every=10,
                                                          select="validation"))
     assert summary["steps"] == -(-(pairs - held) // 64)
     curve = np.genfromtxt(quality_dir / "repo" / f"curve_{RHYTHM}.csv", delimiter=",", names=True)

@@ -128,7 +128,7 @@ CASES = [
     (["train-sent", "{tmp}/nowhere", MODEL, "--seed", "1.5"], "--seed must be a whole number"),
     (["train-sent", "{tmp}/nowhere", MODEL, "--steps", "0"], "--steps must be at least 1, got 0"),
     (["train-sent", "{tmp}/nowhere", MODEL, "--validation", "0"], "--validation must be at least 1, got 0"),
-    (["train-sent", "{tmp}/nowhere", MODEL, "--eval_every", "2.5"], "--eval_every must be a whole number"),
+    (["train-sent", "{tmp}/nowhere", MODEL, "--score_every", "2.5"], "--score_every must be a whole number"),
     (["train-sent", "{tmp}/nowhere", MODEL, "--schedule", "linear"],
      "--schedule must be one of constant, cosine, got 'linear'"),
     (["train-sent", "{tmp}/nowhere", MODEL, "--select", "best"], "--select must be one of loss, validation"),

@@ -112,7 +112,7 @@ class SentOptions:
     steps: int | None = None      # stop after this many optimiser steps (default: all epochs)
     schedule: str = "constant"    # or "cosine": lr decays to 0 over the run's steps
     validation: int = 0           # training pairs held out (the last ones) to score the function on
-    eval_every: int = 0           # steps between validation scores (0: at the end of each epoch)
+    score_every: int = 0           # steps between validation scores (0: at the end of each epoch)
     select: str = "loss"          # keep the epoch of lowest mean loss, or "validation": lowest validation lossC
 
     def __post_init__(self):
@@ -370,7 +370,7 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
             step += 1
             sums += np.array([loss.item(), loss_r.item(), loss_i.item(), loss_c.item()]) * len(b)
             seen += len(b)
-            if validation is not None and options.eval_every and step % options.eval_every == 0:
+            if validation is not None and options.score_every and step % options.score_every == 0:
                 train_seconds += time.perf_counter() - clock
                 score_validation(epoch)
                 clock = time.perf_counter()
@@ -387,7 +387,7 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
                        net.state_dict())
         rows.append((epoch, *map(float, means), best))
         _write_csv(partial_log, ("epoch", "loss", "lossR", "lossI", "lossC", "best"), rows)
-        if validation is not None and (not options.eval_every or (step >= total_steps and curve[-1][0] != step)):
+        if validation is not None and (not options.score_every or (step >= total_steps and curve[-1][0] != step)):
             score_validation(epoch)
         if progress:
             print(f"sent {repo.names[k]} epoch {epoch}: loss {means[0]:.4f} R {means[1]:.4f} I {means[2]:.4f} "
