@@ -40,6 +40,9 @@ def ship(repository, out) -> list[int]:
         raise SentError(f"{repo.dir}: no traversal functions (sent_<k>.model) to ship; run train-sent first")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    # config.json goes last: without it the directory is no repository, so an interrupted ship is
+    # never taken for a finished one
+    (out / "config.json").unlink(missing_ok=True)
     for k in attributes:
         for pattern in PER_ATTRIBUTE:
             source = repo.path(pattern.format(k=k))

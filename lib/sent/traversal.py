@@ -112,7 +112,7 @@ class SentOptions:
     steps: int | None = None      # stop after this many optimiser steps (default: all epochs)
     schedule: str = "constant"    # or "cosine": lr decays to 0 over the run's steps
     validation: int = 0           # training pairs held out (the last ones) to score the function on
-    score_every: int = 0           # steps between validation scores (0: at the end of each epoch)
+    score_every: int = 0          # steps between validation scores (0: at the end of each epoch)
     select: str = "loss"          # keep the epoch of lowest mean loss, or "validation": lowest validation lossC
 
     def __post_init__(self):
