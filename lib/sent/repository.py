@@ -205,9 +205,9 @@ class Repository:
         if self.model_id and card["id"] != self.model_id:
             raise SentError(f"{path}: is {card['id']}, but {self.dir} holds codes of {self.model_id}")
         expected = self.config.get("model_fingerprint")
-        if expected and weights_fingerprint(vae) != expected:
+        if expected and (actual := weights_fingerprint(vae)) != expected:
             raise SentError(f"{path}: is another training of {card['id']} than the one whose codes {self.dir} "
-                            f"holds (weights fingerprint {weights_fingerprint(vae)}, repository {expected})")
+                            f"holds (weights fingerprint {actual}, repository {expected})")
         return vae, card
 
     def normalise_z(self, z: np.ndarray) -> np.ndarray:

@@ -379,7 +379,7 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
         train_seconds += time.perf_counter() - clock
         means = sums / seen
         if not np.isfinite(means).all():
-            kept = f"best model so far (loss {best:.4g}) in {partial_model}" if partial_model.exists() else "no model saved"
+            kept = f"best model so far (loss {best:.4g}) in {partial_model}" if math.isfinite(best) else "no model saved"
             raise SentError(f"{repo.names[k]}: loss became NaN/inf at epoch {epoch}; {kept}")
         if options.select == "loss" and means[0] < best:
             best = float(means[0])
