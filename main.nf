@@ -24,6 +24,13 @@ workflow {
         return
     }
     def attributes = params.attributes.toString().tokenize(',').collect { it.trim() as int }
+    if (params.plugin) {
+        if (params.train_vae)
+            error "--train_vae trains zoo models of the built-in plug-in; give a plug-in's model files with --models"
+        def skipped = [verify: params.verify, examples: params.examples, two_at_once: params.two_at_once].findAll { it.value }
+        if (skipped)
+            log.warn "plug-in ${params.plugin}: ${skipped.keySet().join(', ')} need the built-in dMelodies plug-in; skipped"
+    }
 
     // models: trained here (--train_vae id,id,...) or model files (--models glob)
     if (params.train_vae) {
@@ -35,8 +42,9 @@ workflow {
 
     EXTRACT(models)
 
-    // pairs: once per split seed; per model only when the extraction is limited to a prefix
-    if (params.extract_limit) {
+    // pairs: once per split seed of the data set; per model when the extraction is limited to a
+    // prefix or a plug-in brings its own items
+    if (params.extract_limit || params.plugin) {
         FINDPAIRS(EXTRACT.out.latents.map { id, npz -> tuple(id, splitSeed(id), npz) })
         sources = EXTRACT.out.latents.join(FINDPAIRS.out.pairs).map { id, npz, pairs -> tuple(id, id, npz, pairs) }
     } else {

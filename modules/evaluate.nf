@@ -12,10 +12,12 @@ process EVALUATE {
 
     script:
     def baselines = params.baselines ? '--baselines' : ''
-    def verify = params.verify ? '--verify' : ''
+    // verified edits and example melodies need the built-in plug-in (main.nf says so when skipped)
+    def verify = params.verify && !params.plugin ? '--verify' : ''
+    def examples = params.plugin ? 0 : params.examples
     """
     mkdir repo && cp -L ${config} repo/config.json && cp -L ${sent} ${corr} repo/
-    evaluate repo ${model} --attribute ${attribute} ${baselines} ${verify} --examples ${params.examples} --threads ${task.cpus}
+    evaluate repo ${model} --attribute ${attribute} ${baselines} ${verify} --examples ${examples} --threads ${task.cpus}
     mkdir eval_${attribute} && mv repo/predictions_${attribute}.npz eval_${attribute}/
     for d in baselines verified examples; do if [ -d repo/\$d ]; then mv repo/\$d eval_${attribute}/; fi; done
     """

@@ -11,7 +11,8 @@ process EXTRACT {
     script:
     def limit = params.extract_limit ? "--limit ${params.extract_limit}" : ''
     def mean = params.extract_mean ? '--mean' : ''
+    def plugin = params.plugin ? "--plugin ${params.plugin.endsWith('.py') ? file(params.plugin) : params.plugin}" : ''
     """
-    extract ${model} --out ${model_id}.latents.npz ${limit} ${mean} --threads ${task.cpus} --quiet
+    extract ${model} --out ${model_id}.latents.npz ${limit} ${mean} ${plugin} --threads ${task.cpus} --quiet
     """
 }

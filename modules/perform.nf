@@ -19,7 +19,7 @@ process PERFORM {
     script:
     def repo = "models/${model_id}"
     def extended = params.variant.contains('e') ? '--extended' : '--noextended'
-    def two_at_once = params.two_at_once ?
+    def two_at_once = params.two_at_once && !params.plugin ?
         "evaluate ${repo} ${model} --two_at_once ${params.two_at_once} --skip_single --threads ${task.cpus}" : ''
     """
     mkdir -p ${repo} pairs/${pairs_key}

@@ -66,3 +66,33 @@ def run_tool_in_process(name, *args):
         sys.argv = argv
         signal.signal(signal.SIGTERM, handler)
     return code, out.getvalue(), err.getvalue()
+
+
+# the built-in path's results that a refactoring must not change (test profile, published tree)
+CONTENT_PATTERNS = ("pairs/*/pairs.npz", "models/*/latents.npz", "models/*/*corr_index_*.txt",
+                    "models/*/predictions_*.npz", "models/*/*/predictions_*.npz",
+                    "models/*/baselines/*/predictions_*.npz", "models/*/two_at_once.csv",
+                    "tables/table-r2.csv", "tables/table-valid.csv", "tables/baselines.csv")
+
+
+def content_digests(outdir) -> dict:
+    """{relative path: sha1 of its content}: for an .npz, of each array's name, dtype, shape and
+    bytes (a zip's timestamps differ run to run), else of the file's bytes."""
+    import hashlib
+
+    import numpy as np
+
+    outdir = Path(outdir)
+    digests = {}
+    for pattern in CONTENT_PATTERNS:
+        for path in sorted(outdir.glob(pattern)):
+            h = hashlib.sha1()
+            if path.suffix == ".npz":
+                with np.load(path) as arrays:
+                    for name in sorted(arrays.files):
+                        a = arrays[name]
+                        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode() + np.ascontiguousarray(a).tobytes())
+            else:
+                h.update(path.read_bytes())
+            digests[str(path.relative_to(outdir))] = h.hexdigest()
+    return digests

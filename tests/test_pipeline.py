@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import ROOT, nextflow_command, read_trace
+from helpers import ROOT, content_digests, nextflow_command, read_trace
 
 pytestmark = pytest.mark.nextflow
 N_TASKS = 16  # dataset, train-vae, extract, findpairs, init, 2 x (mi, train-zc, train-sent, evaluate), 3 reports
@@ -29,7 +29,7 @@ def test_help_lists_parameters():
         assert param in proc.stdout
 
 
-@pytest.mark.parametrize("profile", ["demo", "repro"])
+@pytest.mark.parametrize("profile", ["demo", "repro", "plugin_demo"])
 def test_profiles_with_the_fast_recipe_resolve_and_train_sent_accepts_them(profile, tmp_path):
     """The profiles' SeNT parameters, resolved by Nextflow, are options train-sent accepts: its
     argument checks run before anything is read, so a missing repository is the first error."""
@@ -84,6 +84,11 @@ def check_outputs(outdir, model_id="s2-VAE_b_0.2_c_50.0_g_10.0_r_0"):
     (pair,) = csv.DictReader((outdir / "models" / model_id / "two_at_once.csv").open())
     assert (pair["first"], pair["second"]) == ("rhythm_bar1", "rhythm_bar2") and 0 < int(pair["pairs"]) <= 100
     assert 'class="play"' in (outdir / "report.html").read_text()
+    # the built-in path gives the same pairs, index files, latents, predictions and tables as before
+    # the plug-in refactoring (digests recorded from the test profile at commit 1bfd59f; a change
+    # that is meant to alter results re-records them with helpers.content_digests)
+    expected = json.loads((ROOT / "tests" / "data" / "builtin_test_profile.json").read_text())
+    assert content_digests(outdir) == expected
 
 
 def test_test_profile_end_to_end_then_resume_after_kill(tmp_path):
@@ -155,3 +160,25 @@ def check_relocated_results(outdir, tmp_path, model_id="s2-VAE_b_0.2_c_50.0_g_10
     edit = run_tool("traverse", 1234, model, repo, "--attribute", "rhythm_bar1", "--sweep",
                     "--min-reconstruction", 0, "--out", tmp_path / "edit")
     assert (tmp_path / "edit" / "traverse.json").is_file(), edit.stdout
+
+
+def test_plugin_test_profile_runs_the_example_plugin(tmp_path):
+    """The example plug-in (8-dim MLP VAE, five continuous attributes) through the whole pipeline."""
+    outdir = tmp_path / "results"
+    proc = subprocess.run(nextflow_command("run", ROOT / "main.nf", "-profile", "plugin_test", "--outdir", outdir,
+                                           "-work-dir", tmp_path / "work"), cwd=tmp_path, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    model_dir = outdir / "models" / "shape-VAE_z8_r_0"
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["plugin"].endswith("lib/plugins/melody_shape.py") and len(config["sRange"][0]) == 8
+    rows = list(csv.reader((model_dir / "perform.csv").open()))
+    assert rows[0] == ["measure", "mean_pitch", "mean_interval", "rise", "mean_onset", "offbeat"]
+    table = list(csv.DictReader((outdir / "tables" / "baselines.csv").open()))
+    assert [r["attribute"] for r in table] == rows[0][1:] and {r["setting"] for r in table} == {"shape-VAE_z8"}
+    for r in table:
+        for method in ("sent", "identity", "linear-direction", "attribute-vector"):
+            assert 0.0 < float(r[f"{method}_valid"]) <= 1.0
+    pairs = np.load(outdir / "pairs" / "shape-VAE_z8_r_0" / "pairs.npz")
+    assert float(pairs["threshold"]) == 0.05 and pairs["distance_0"].max() <= 0.05
+    assert "mean_interval" in (outdir / "report.html").read_text()

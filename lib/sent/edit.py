@@ -13,7 +13,7 @@ from sent.errors import SentError
 from sent.music import read_midi_tokens
 from sent.repository import Repository
 from sent.baselines import Mover, applicable
-from sent.traversal import encode_attribute, load_sent
+from sent.traversal import attribute_width, encode_attribute, load_sent
 from sent.verify import VerifyOptions, moved_attributes, verified_codes
 
 
@@ -54,7 +54,7 @@ class Editor:
         self.one_hot = meta["options"]["one_hot"]
         self.mover = Mover(repo, attribute) if verify is not None else None
         self.proposal_methods = [m for m in ("attribute-vector", "regularised-dimension")
-                                 if applicable(m, repo.model_id)]
+                                 if applicable(m, repo)]
 
     @torch.no_grad()
     def sent_codes(self, z: np.ndarray, start_values, target_values) -> np.ndarray:
@@ -62,8 +62,8 @@ class Editor:
         k, repo = self.attribute, self.repo
         c1 = torch.as_tensor(repo.normalise_c(np.asarray(start_values, dtype=float), k))
         c2 = torch.as_tensor(repo.normalise_c(np.asarray(target_values, dtype=float), k))
-        out = self.net(torch.as_tensor(repo.normalise_z(z)), encode_attribute(c1, k, self.one_hot),
-                       encode_attribute(c2, k, self.one_hot))
+        width = attribute_width(repo.plugin, k, self.one_hot)
+        out = self.net(torch.as_tensor(repo.normalise_z(z)), encode_attribute(c1, width), encode_attribute(c2, width))
         return repo.denormalise_z(out).numpy()
 
     def proposals(self, z: np.ndarray, start_values, target_values) -> dict[str, np.ndarray]:

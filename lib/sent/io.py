@@ -137,7 +137,9 @@ def load_torch(path, file_format: str, device: str = "cpu") -> tuple[dict, dict]
         raise SentError(f"{path}: not a readable model file ({type(exc).__name__}: {first})") from None
     if not isinstance(payload, dict) or payload.get("format") != file_format or \
             not isinstance(payload.get("meta"), str) or not isinstance(payload.get("state_dict"), dict):
-        raise SentError(f"{path}: not a {file_format} model file")
+        found = payload.get("format") if isinstance(payload, dict) else None
+        hint = f" but a {found} file (made for another plug-in? see extract --plugin)" if isinstance(found, str) else ""
+        raise SentError(f"{path}: not a {file_format} model file{hint}")
     try:
         return json.loads(payload["meta"]), payload["state_dict"]
     except json.JSONDecodeError:

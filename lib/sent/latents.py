@@ -8,7 +8,7 @@ import torch
 from sent import data
 from sent.errors import SentError
 from sent.io import save_npz
-from sent.vae import load_model, weights_fingerprint
+from sent.plugin import BUILTIN, load_plugin, stored_spec
 
 
 def test_rows(card: dict) -> np.ndarray:
@@ -35,22 +35,31 @@ def encode_rows(model, rows: np.ndarray, use_mean: bool, seed: int = 0, batch_si
 
 
 def extract(model_path, out, use_mean: bool = False, seed: int = 0, limit: int | None = None,
-            batch_size: int = 4096, progress: bool = True) -> dict:
-    """Write `out` (.npz): latent_codes, attributes (ground truth), fNames, rows, model_id,
-    model_fingerprint (which training of the id), encoding."""
-    model, card = load_model(model_path)
-    rows = test_rows(card)[:limit]
-    codes = encode_rows(model, rows, use_mean, seed, batch_size, progress)
+            batch_size: int = 4096, progress: bool = True, plugin: str | None = None) -> dict:
+    """Write `out` (.npz): latent_codes, attributes (ground truth), fNames, rows (test items in
+    order), model_id, model_fingerprint (which training of the id), encoding, and the plug-in
+    unless built-in."""
+    plug = load_plugin(plugin)
+    model, card = plug.load_model(model_path)
+    items, attributes = plug.test_items(card, limit)
+    codes = np.asarray(plug.encode(model, items, use_mean, seed, batch_size=batch_size, progress=progress),
+                       dtype=np.float32)
+    attributes = np.asarray(attributes)
+    if codes.shape != (len(attributes), model.latent_dim) or attributes.shape[1:] != (len(plug.attributes),):
+        raise SentError(f"{plugin}: encoded {codes.shape} codes for attributes {attributes.shape}; expected "
+                        f"({len(attributes)}, {model.latent_dim}) and (N, {len(plug.attributes)})")
     if not np.isfinite(codes).all():
         raise SentError(f"{model_path}: the encoder produced NaN or infinite latent codes")
     arrays = {
         "latent_codes": codes,
-        "attributes": data.factors_of(rows),
-        "fNames": np.array(data.ATTRIBUTE_NAMES),
-        "rows": rows.astype(np.int64),
+        "attributes": attributes,
+        "fNames": np.array(plug.names),
+        "rows": items.astype(np.int64) if plug.name == BUILTIN else np.arange(len(codes), dtype=np.int64),
         "model_id": np.array(card["id"]),
-        "model_fingerprint": np.array(weights_fingerprint(model)),
+        "model_fingerprint": np.array(plug.fingerprint(model)),
         "encoding": np.array("mean" if use_mean else f"sample(seed={seed})"),
     }
+    if plug.name != BUILTIN:
+        arrays["plugin"] = np.array(stored_spec(plugin))
     save_npz(out, **arrays)
     return arrays

@@ -1,6 +1,7 @@
 """SeNT performance measures (spec step 8): R^2, valid fraction, target and untargeted errors.
 
-A prediction is valid when its target attribute decodes to a value (not -1). R^2 is
+A prediction is valid when its target attribute decodes to a value (not -1, or NaN for a
+continuous attribute). R^2 is
 scikit-learn's coefficient of determination of the achieved against the requested (normalised)
 value over the valid predictions; `valid` is the true fraction valid/N. (The original pooled three
 seeds but divided by one seed's N, so its published "valid" figures are about 3x this.)
@@ -14,26 +15,29 @@ import numpy as np
 
 from sent.errors import SentError
 from sent.io import atomic_path, load_json
+from sent.plugin import invalid
 from sent.repository import Repository
 from sent.baselines import BASELINES
 from sent.predictions import METHODS, has_predictions, predictions_dir, read_achieved, read_codes, target_codes
 
 
 def pair_attributes(repo: Repository, attribute: int):
-    """(a1, a2) integer attributes of an attribute's test pairs."""
+    """(a1, a2) attributes of an attribute's test pairs."""
     _, a1, _, a2 = repo.raw_pairs(attribute, "test")
     return a1, a2
 
 
 def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: int, zp=None, z2=None) -> dict:
-    """Measures for one target attribute from integer attributes of start (a1), target (a2) and
-    achieved (ap, -1 = invalid) melodies, each (N, 9); normalised by f_range ([min list, max list])."""
+    """Measures for one target attribute from the attributes of start (a1), target (a2) and
+    achieved (ap, invalid marked as sent.plugin.invalid says) items, each (N, K); normalised by
+    f_range ([min list, max list])."""
     from sklearn.metrics import r2_score
 
     lo, hi = (np.asarray(v, dtype=np.float64) for v in f_range)
     span = np.where(hi > lo, hi - lo, 1.0)
     c1, c2, cp = ((np.asarray(a, dtype=np.float64) - lo) / span for a in (a1, a2, ap))
-    valid = ap[:, attribute] >= 0
+    bad = invalid(ap)
+    valid = ~bad[:, attribute]
     n = len(ap)
     out = {"n": n, "valid": float(valid.sum() / n) if n else float("nan")}
     if valid.sum() >= 2:
@@ -43,7 +47,7 @@ def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: i
         out["r2"] = out["deltaTarget"] = float("nan")
     untargeted = np.full(ap.shape[1], np.nan)
     for g in range(ap.shape[1]):
-        both = valid & (ap[:, g] >= 0)
+        both = valid & ~bad[:, g]
         if g != attribute and both.any():
             untargeted[g] = np.abs(cp[both, g] - c1[both, g]).mean()
     out["deltaUntarget"] = untargeted
@@ -110,10 +114,11 @@ def write_perform_csv(path, results: dict, names) -> None:
 
 
 def setting_of(repo_dir) -> str:
-    """The result-table row of a repository: its model id without the seed."""
+    """The result-table row of a repository: its model id without the seed (`_r_<seed>`)."""
     model_id = load_json(Path(repo_dir) / "config.json").get("model_id", "")
     if "_r_" not in model_id:
-        raise SentError(f"{Path(repo_dir) / 'config.json'}: no zoo model id ({model_id!r}) to group by setting")
+        raise SentError(f"{Path(repo_dir) / 'config.json'}: model id {model_id!r} does not end in _r_<seed>, "
+                        "which groups the seeds of one setting")
     return model_id.rsplit("_r_", 1)[0]
 
 

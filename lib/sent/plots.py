@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sent.io import atomic_path
+from sent.plugin import invalid
 
 
 def _plt():
@@ -36,19 +37,20 @@ def _grid(n):
 
 
 def target_vs_achieved(results: dict, names, title: str, stem: Path) -> list[Path]:
-    """Per target attribute: requested vs achieved value (integer index), point size = count."""
+    """Per target attribute: requested vs achieved value, point size = count."""
     plt = _plt()
     targets = sorted(results)
     rows, cols = _grid(len(targets))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3 * rows), squeeze=False)
     for ax, k in zip(axes.ravel(), targets):
         a1, a2, ap = results[k]["a"]
-        valid = ap[:, k] >= 0
+        valid = ~invalid(ap[:, k])
         pts, counts = np.unique(np.stack([a2[valid, k], ap[valid, k]], axis=1), axis=0, return_counts=True)
         if len(pts):
             ax.scatter(pts[:, 0], pts[:, 1], s=5 + 200 * counts / counts.max(), alpha=0.6)
-        top = max(int(a2[:, k].max()), 1)
-        ax.plot([0, top], [0, top], color="grey", lw=0.8, ls="--")
+        low, top = float(a2[:, k].min()), float(a2[:, k].max())
+        top = top if top > low else low + 1
+        ax.plot([low, top], [low, top], color="grey", lw=0.8, ls="--")
         ax.set_title(f"{names[k]}: R² {results[k]['r2']:.2f}, valid {results[k]['valid']:.2f}", fontsize=8)
         ax.set_xlabel("requested", fontsize=7)
         ax.set_ylabel("achieved", fontsize=7)
@@ -67,7 +69,7 @@ def deviation_curves(results: dict, names, title: str, stem: Path) -> list[Path]
         a1, a2, ap = results[k]["a"]
         lo, hi = (np.asarray(v, dtype=float) for v in results[k]["f_range"])
         span = hi[k] - lo[k] if hi[k] > lo[k] else 1.0
-        valid = ap[:, k] >= 0
+        valid = ~invalid(ap[:, k])
         change = np.abs(a2[valid, k] - a1[valid, k]) / span
         error = np.abs(ap[valid, k] - a2[valid, k]) / span
         if not len(change):

@@ -1,8 +1,8 @@
 """Evaluated predictions of a method on an attribute's test pairs, stored compactly.
 
 `predictions_<k>.npz` in the method's directory (the repository for SeNT, baselines/<method>/
-for a baseline) holds `achieved` (int8, N x 9: the attributes of the decoded melodies, -1 =
-invalid) and, for SeNT, `codes` (float32, N x D: its predicted latent codes). Nothing that the
+for a baseline) holds `achieved` (N x K, the attributes of the decoded melodies: int8 with -1 =
+invalid for categorical attributes, float64 with NaN = invalid once one is continuous) and, for SeNT, `codes` (float32, N x D: its predicted latent codes). Nothing that the
 repository already determines is stored again: the target codes z2 are the repository's own codes
 of the test pairs, a baseline's codes are a cheap, deterministic function of the repository
 (sent.baselines), recomputed when a measure needs them, and the verified method stores its
@@ -51,10 +51,15 @@ def write_predictions(repo_dir, attribute: int, method: str, achieved: np.ndarra
     """Write predictions_<k>.npz: achieved attributes, predicted codes (unless a function of the
     repository) and any further per-method arrays."""
     achieved = np.asarray(achieved)
-    if achieved.ndim != 2 or achieved.min(initial=0) < -1 or achieved.max(initial=0) > np.iinfo(np.int8).max:
+    if achieved.dtype.kind == "f":  # a continuous attribute among them: values as they are
+        if achieved.ndim != 2:
+            raise SentError(f"achieved attributes must be an N x F array, got shape {achieved.shape}")
+        achieved = achieved.astype(np.float64)
+    elif achieved.ndim != 2 or achieved.min(initial=0) < -1 or achieved.max(initial=0) > np.iinfo(np.int8).max:
         raise SentError(f"achieved attributes must be an N x F array of values -1..127, got shape {achieved.shape}")
-    arrays = {"achieved": achieved.astype(np.int8), "method": np.array(method), "attribute": np.array(attribute),
-              **extra}
+    else:
+        achieved = achieved.astype(np.int8)
+    arrays = {"achieved": achieved, "method": np.array(method), "attribute": np.array(attribute), **extra}
     if codes is not None:
         if len(codes) != len(achieved):
             raise SentError(f"{len(codes)} codes for {len(achieved)} achieved attribute rows")
@@ -65,10 +70,12 @@ def write_predictions(repo_dir, attribute: int, method: str, achieved: np.ndarra
 
 
 def read_achieved(repo_dir, attribute: int, method: str = "sent") -> np.ndarray:
-    """(N, F) int64 attributes of the decoded predictions (-1 = invalid), from either layout."""
+    """(N, F) attributes of the decoded predictions, from either layout: int64 with -1 = invalid,
+    or float64 with NaN = invalid (continuous attributes)."""
     npz = _npz(repo_dir, attribute, method)
     if npz.is_file():
-        return load_npz(npz, required=("achieved",))["achieved"].astype(np.int64)
+        achieved = load_npz(npz, required=("achieved",))["achieved"]
+        return achieved if achieved.dtype.kind == "f" else achieved.astype(np.int64)
     path = _csv(repo_dir, attribute, method, "cp")
     if not path.is_file():
         raise SentError(f"{npz}: no such file (run evaluate first)")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sent import data
 from sent.errors import SentError
 from sent.io import load_json, load_npz, save_json, save_npz, save_text
 from sent.pairs import normalise
+from sent.plugin import BUILTIN, Plugin, load_plugin
 
 CONFIG = "config.json"
 CONFIG_KEYS = ("source", "pairs", "sRange", "fRange", "fNames", "length", "nFeatures", "ttPairs")
@@ -25,12 +25,16 @@ FIXED_SPLIT = (32_000, 10_000)  # train then test pairs when not using the 80/20
 
 
 def fingerprint(attributes: np.ndarray) -> str:
-    """Identifies the attribute array that pairs were computed from."""
-    return hashlib.sha1(np.ascontiguousarray(attributes, dtype=np.int64).tobytes()).hexdigest()
+    """Identifies the attribute array that pairs were computed from (value indices as int64,
+    continuous values as float64)."""
+    attributes = np.asarray(attributes)
+    dtype = np.float64 if attributes.dtype.kind == "f" and not np.array_equal(attributes, np.round(attributes)) \
+        else np.int64
+    return hashlib.sha1(np.ascontiguousarray(attributes, dtype=dtype).tobytes()).hexdigest()
 
 
 def load_source(path) -> dict:
-    """An extract .npz, validated: latent codes (N x D, finite) and attributes (N x 9)."""
+    """An extract .npz, validated: latent codes (N x D, finite) and attributes (N x K)."""
     arrays = load_npz(path, required=("latent_codes", "attributes", "fNames"))
     z, a = arrays["latent_codes"], arrays["attributes"]
     if z.ndim != 2 or a.ndim != 2 or len(z) != len(a) or a.shape[1] != len(arrays["fNames"]):
@@ -115,6 +119,7 @@ def init_repository(directory, source, pairs, extended: bool = True) -> dict:
         "ttPairs": tt,
         "pairSplit": "80/20" if extended else f"{FIXED_SPLIT[0]}/{FIXED_SPLIT[1]}",
         "model_id": str(src.get("model_id", "")),
+        "plugin": str(src.get("plugin", BUILTIN)),
     }
     if "model_fingerprint" in src:
         config["model_fingerprint"] = str(src["model_fingerprint"])
@@ -135,12 +140,16 @@ class Repository:
         if missing:
             raise SentError(f"{self.dir / CONFIG}: missing key(s) {', '.join(missing)}")
         self.names = list(self.config["fNames"])
+        self.plugin: Plugin = load_plugin(self.config.get("plugin", BUILTIN))
+        if self.plugin.names != self.names:
+            raise SentError(f"{self.dir / CONFIG}: attributes {self.names} are not those of plug-in "
+                            f"{self.plugin.name} ({self.plugin.names})")
         if self.shipped:
             self.z = self.attributes = None
         else:
             source = load_source(self._resolve(self.config["source"]))
             self.z = source["latent_codes"].astype(np.float32)
-            self.attributes = source["attributes"].astype(np.int64)
+            self.attributes = source["attributes"].astype(np.int64 if self.plugin.categorical else np.float64)
             self._pairs = load_npz(self._resolve(self.config["pairs"]), required=("fingerprint",))
             if str(self._pairs["fingerprint"]) != fingerprint(self.attributes):
                 raise SentError(f"{self.config['pairs']}: pairs do not match the source {self.config['source']}")
@@ -191,21 +200,26 @@ class Repository:
         return len(self.config["sRange"][0])
 
     def attribute(self, name_or_index) -> int:
-        return data.attribute_index(name_or_index)
+        return self.plugin.attribute_index(name_or_index)
 
     def attributes_to_run(self, attribute=None) -> list[int]:
         """The attribute given by name or index, or all of them when None."""
-        return list(range(len(self.names))) if attribute is None else [data.attribute_index(attribute)]
+        return list(range(len(self.names))) if attribute is None else [self.attribute(attribute)]
+
+    def require_builtin(self, what: str) -> None:
+        """Refuse, in one line, a feature that needs the dMelodies plug-in (melodies, exact values)."""
+        if self.plugin.name != BUILTIN:
+            raise SentError(f"{self.dir}: {what} needs the built-in dMelodies plug-in; this repository "
+                            f"uses {self.plugin.name}")
 
     def load_model(self, path):
-        """(VAE, card) of a model file, checked to be the model whose codes this repository holds."""
-        from sent.vae import load_model, weights_fingerprint
-
-        vae, card = load_model(path)
+        """(model, card) of a model file (by the repository's plug-in), checked to be the model
+        whose codes this repository holds."""
+        vae, card = self.plugin.load_model(path)
         if self.model_id and card["id"] != self.model_id:
             raise SentError(f"{path}: is {card['id']}, but {self.dir} holds codes of {self.model_id}")
         expected = self.config.get("model_fingerprint")
-        if expected and (actual := weights_fingerprint(vae)) != expected:
+        if expected and (actual := self.plugin.fingerprint(vae)) != expected:
             raise SentError(f"{path}: is another training of {card['id']} than the one whose codes {self.dir} "
                             f"holds (weights fingerprint {actual}, repository {expected})")
         return vae, card
@@ -243,7 +257,7 @@ class Repository:
         return self._pairs[key][begin:end]
 
     def pairs(self, attribute, side: str = "train"):
-        """Normalised (z1, c1, z2, c2) of an attribute's pairs: z in [-1, 1], c (all 9) in [0, 1]."""
+        """Normalised (z1, c1, z2, c2) of an attribute's pairs: z in [-1, 1], c (all K) in [0, 1]."""
         k = self.attribute(attribute)
         ij = self.pair_indices(k, side)
         i, j = ij[:, 0], ij[:, 1]
@@ -251,7 +265,7 @@ class Repository:
                 self.normalise_z(self.z[j]), self.normalise_c(self.attributes[j]))
 
     def raw_pairs(self, attribute, side: str = "train"):
-        """Unnormalised (z1, a1, z2, a2): latent codes and integer attributes."""
+        """Unnormalised (z1, a1, z2, a2): latent codes and attributes (integer when categorical)."""
         ij = self.pair_indices(self.attribute(attribute), side)
         return self.z[ij[:, 0]], self.attributes[ij[:, 0]], self.z[ij[:, 1]], self.attributes[ij[:, 1]]
 

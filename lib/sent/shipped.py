@@ -15,6 +15,7 @@ from pathlib import Path
 from sent.baselines import Mover
 from sent.errors import SentError
 from sent.io import save_json
+from sent.plugin import BUILTIN
 from sent.repository import Repository
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +56,8 @@ def ship(repository, out) -> list[int]:
         shutil.copyfile(repo.path("perform.csv"), out / "perform.csv")
     config = {"shipped": True, "model_id": repo.model_id, "latent_dim": repo.latent_dim,
               "sRange": repo.config["sRange"], "fRange": repo.config["fRange"], "fNames": repo.names,
-              "pairSplit": repo.config.get("pairSplit"), "attributes": attributes}
+              "pairSplit": repo.config.get("pairSplit"), "attributes": attributes,
+              "plugin": repo.config.get("plugin", BUILTIN)}
     if "model_fingerprint" in repo.config:
         config["model_fingerprint"] = repo.config["model_fingerprint"]
     save_json(out / "config.json", config)

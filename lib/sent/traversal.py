@@ -1,8 +1,9 @@
 """SeNT traversal functions (spec steps 5-7): the ZtoC surrogate, SentNet, their training, prediction.
 
 All latent codes here are normalised to [-1, 1] (Repository.normalise_z) and attribute values
-to [0, 1]; the perceptual loss de-normalises SentNet's output, decodes it with the VAE decoder
-and scores the decoded melody with the exact attribute extractor.
+to [0, 1]; the perceptual loss de-normalises SentNet's output, decodes it with the model's
+decoder and scores the decoded item with the attribute extractor (both from the repository's
+plug-in: the dMelodies VAE and the exact extractor when built-in).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sent.attributes import extract_attributes
-from sent.data import FACTOR_COUNTS
 from sent.errors import SentError
 from sent.io import atomic_path, load_torch, save_torch
+from sent.plugin import Plugin, invalid, load_plugin
 from sent.repository import Repository, load_index_file
 
 ZC_FORMAT = "sent-zc/1"
@@ -32,17 +32,16 @@ SELECTIONS = ("loss", "validation")
 
 # ---------------------------------------------------------------- attribute encodings
 
-def attribute_width(attribute: int, one_hot: bool) -> int:
+def attribute_width(plugin: Plugin, attribute: int, one_hot: bool) -> int:
     """Width of an attribute's encoding: 1 (normalised value) or its number of values (one-hot)."""
-    return FACTOR_COUNTS[attribute] if one_hot else 1
+    return plugin.value_count(attribute) if one_hot else 1
 
 
-def encode_attribute(c: torch.Tensor, attribute: int, one_hot: bool) -> torch.Tensor:
-    """Normalised values (B,) -> (B, width): the value itself, or a one-hot of its index."""
-    if not one_hot:
+def encode_attribute(c: torch.Tensor, width: int) -> torch.Tensor:
+    """Normalised values (B,) -> (B, width): the value itself (width 1), or a one-hot of its index."""
+    if width == 1:
         return c.reshape(-1, 1)
-    n = FACTOR_COUNTS[attribute]
-    return F.one_hot(torch.round(c * (n - 1)).long().clamp(0, n - 1), n).float()
+    return F.one_hot(torch.round(c * (width - 1)).long().clamp(0, width - 1), width).float()
 
 
 # ---------------------------------------------------------------- networks
@@ -136,30 +135,33 @@ class SentOptions:
 # ---------------------------------------------------------------- perceptual loss
 
 class Perception:
-    """Decoded attribute of normalised latent codes: VAE decoder + exact extractor (no gradient)."""
+    """Decoded attribute of normalised latent codes: the plug-in's decoder and extractor (no gradient)."""
 
     def __init__(self, repo: Repository, vae, attribute: int):
         if vae.latent_dim != repo.latent_dim:
             raise SentError(f"model latent size {vae.latent_dim} does not match the "
                             f"repository's {repo.latent_dim}")
         self.repo, self.vae, self.attribute = repo, vae.eval(), attribute
-        extract_attributes(np.zeros((1, 16), dtype=np.int64))  # load the compiled extractor before timing
+        self.plugin = repo.plugin
+        self.plugin.extract(self.plugin.decode(self.vae, np.zeros((1, repo.latent_dim), dtype=np.float32)))  # compile before timing
         self.extract_seconds = 0.0
 
     @torch.no_grad()
     def attributes(self, zn: torch.Tensor) -> np.ndarray:
-        """All 9 decoded attributes (B, 9) of normalised codes, -1 = invalid; times the extractor."""
-        tokens = self.vae.decode_tokens(self.repo.denormalise_z(zn.detach().float()))
+        """All decoded attributes (B, K) of normalised codes; times the extractor."""
+        items = self.plugin.decode(self.vae, self.repo.denormalise_z(zn.detach().float()))
         start = time.perf_counter()
-        attrs = extract_attributes(tokens)
+        attrs = self.plugin.extract(items)
         self.extract_seconds += time.perf_counter() - start
         return attrs
 
     def loss(self, zn: torch.Tensor, c2: torch.Tensor) -> torch.Tensor:
         """Mean over the batch of 1 (invalid) or (c - c2)^2, c the decoded attribute normalised."""
         a = self.attributes(zn)[:, self.attribute]
-        c = torch.as_tensor(self.repo.normalise_c(a.astype(np.float64), self.attribute), dtype=c2.dtype)
-        per_sample = torch.where(torch.as_tensor(a < 0), torch.ones_like(c), (c - c2) ** 2)
+        bad = invalid(a)
+        c = torch.as_tensor(self.repo.normalise_c(np.where(bad, 0, a).astype(np.float64), self.attribute),
+                            dtype=c2.dtype)
+        per_sample = torch.where(torch.as_tensor(bad), torch.ones_like(c), (c - c2) ** 2)
         return per_sample.mean()
 
 
@@ -188,8 +190,8 @@ def train_zc(repo: Repository, attribute: int, epochs: int = 400, batch_size: in
     loss is below target_loss (at most max_restarts restarts). Writes sent_ZC_<f>.model and
     train_zc_<f>.csv into the repository; returns a summary."""
     z1, c1, z2, c2 = _pairs_tensors(repo, attribute, "train", max_pairs)
-    e1, e2 = encode_attribute(c1, attribute, one_hot), encode_attribute(c2, attribute, one_hot)
-    width = e1.shape[1]
+    width = attribute_width(repo.plugin, attribute, one_hot)
+    e1, e2 = encode_attribute(c1, width), encode_attribute(c2, width)
     rows, best = [], (math.inf, None, -1)
     for restart in range(max_restarts + 1):
         torch.manual_seed(seed + restart)
@@ -263,8 +265,8 @@ class Validation:
         _, self.a1, _, self.a2 = (a[rows] for a in repo.raw_pairs(attribute, "train"))
         t = lambda a: torch.as_tensor(a[rows], dtype=torch.float32)  # noqa: E731
         self.z1 = t(z1)
-        self.e1 = encode_attribute(t(c1[:, attribute]), attribute, one_hot)
-        self.e2 = encode_attribute(t(c2[:, attribute]), attribute, one_hot)
+        width = attribute_width(repo.plugin, attribute, one_hot)
+        self.e1, self.e2 = encode_attribute(t(c1[:, attribute]), width), encode_attribute(t(c2[:, attribute]), width)
         self.c2 = c2[rows, attribute].astype(np.float64)
         self.repo, self.attribute, self.vae = repo, attribute, vae
 
@@ -276,10 +278,10 @@ class Validation:
         net.eval()
         codes = self.repo.denormalise_z(net(self.z1, self.e1, self.e2)).numpy()
         net.train(was_training)
-        achieved = decode_attributes(self.vae, codes)
+        achieved = decode_attributes(self.vae, codes, plugin=self.repo.plugin)
         a = achieved[:, self.attribute]
         c = self.repo.normalise_c(a.astype(np.float64), self.attribute)
-        loss_c = float(np.where(a < 0, 1.0, (c - self.c2) ** 2).mean())
+        loss_c = float(np.where(invalid(a), 1.0, (c - self.c2) ** 2).mean())
         s = scores(self.a1, self.a2, achieved, self.repo.config["fRange"], self.attribute)
         return {"r2": s["r2"], "valid": s["valid"], "lossC": loss_c}
 
@@ -313,7 +315,8 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
                   if options.validation else None)
     n = min(available, options.max_pairs or available)
     z1, c1, z2, c2 = z1[:n], c1[:n], z2[:n], c2[:n]
-    e1, e2 = encode_attribute(c1, k, options.one_hot), encode_attribute(c2, k, options.one_hot)
+    width = attribute_width(repo.plugin, k, options.one_hot)
+    e1, e2 = encode_attribute(c1, width), encode_attribute(c2, width)
     torch.manual_seed(options.seed)
     net = SentNet(repo.latent_dim, e1.shape[1], options.iscale, options.pre_stages, options.with_target)
     opt = torch.optim.Adam(net.parameters(), lr=options.lr)
@@ -408,11 +411,11 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
 # ---------------------------------------------------------------- prediction
 
 @torch.no_grad()
-def decode_attributes(vae, z: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Attributes (N, 9) of the melodies the VAE decodes from raw latent codes (N, D)."""
-    out = [extract_attributes(vae.decode_tokens(torch.as_tensor(z[s:s + batch_size], dtype=torch.float32)))
-           for s in range(0, len(z), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0, 9), dtype=np.int64)
+def decode_attributes(vae, z: np.ndarray, batch_size: int = 4096, plugin: Plugin | None = None) -> np.ndarray:
+    """Attributes (N, K) of the items a model decodes from raw latent codes (N, D), by a plug-in
+    (default: the built-in dMelodies one)."""
+    plugin = plugin or load_plugin(None)
+    return plugin.decode_attributes(vae, np.asarray(z, dtype=np.float32), batch_size)
 
 
 @torch.no_grad()
@@ -420,11 +423,11 @@ def predict(repo: Repository, attribute: int, vae, batch_size: int = 4096):
     """Test-pair predictions: (de-normalised SentNet codes, attributes of their decoded melodies)."""
     net, meta = load_sent(repo, attribute)
     Perception(repo, vae, attribute)  # checks that the model fits the repository
-    one_hot = meta["options"]["one_hot"]
+    width = attribute_width(repo.plugin, attribute, meta["options"]["one_hot"])
     z1, c1, _, c2 = _pairs_tensors(repo, attribute, "test")
-    out = net(z1, encode_attribute(c1, attribute, one_hot), encode_attribute(c2, attribute, one_hot))
+    out = net(z1, encode_attribute(c1, width), encode_attribute(c2, width))
     sp = repo.denormalise_z(out).numpy()
-    return sp, decode_attributes(vae, sp, batch_size)
+    return sp, decode_attributes(vae, sp, batch_size, plugin=repo.plugin)
 
 
 @torch.no_grad()

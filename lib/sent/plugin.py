@@ -1,0 +1,213 @@
+"""Plug-ins: a latent model, its data and its attributes behind one small interface.
+
+Every SeNT step needs only these operations from the domain: load a model, encode the items of
+its test split, decode latent codes back to items, and compute the attributes of items. A
+plug-in is a Python file or importable module with a function `plugin()` that returns a
+`Plugin`; `bin/extract --plugin PATH` records it in the latents, `init-repo` in the repository's
+config.json, and every later tool takes it from there. The built-in plug-in (no --plugin) is the
+dMelodies VAE zoo with the exact attribute extractor.
+
+Attribute arrays are (N, K): integer value indices with -1 for "invalid" (categorical
+attributes only), or floats with NaN for "invalid" (any continuous attribute).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+from sent.errors import SentError
+
+BUILTIN = "dmelodies"
+
+
+@dataclasses.dataclass(frozen=True)
+class Attribute:
+    """One attribute: categorical (the names of its values 0..n-1) or continuous (values None)."""
+
+    name: str
+    values: tuple[str, ...] | None = None
+
+    @property
+    def categorical(self) -> bool:
+        return self.values is not None
+
+
+class Plugin:
+    """The interface a plug-in implements (subclass it and override every method below).
+
+    `name` identifies the plug-in in repositories; `attributes` lists its attributes in column
+    order; `regularised` says that latent dim k is trained to carry attribute k (then the
+    regularised-dimension baseline applies).
+    """
+
+    name: str = ""
+    attributes: tuple[Attribute, ...] = ()
+
+    def regularised(self, model_id: str) -> bool:
+        return False
+
+    def load_model(self, path) -> tuple[object, dict]:
+        """(model, card) of a model file; the model has `latent_dim`, the card an "id"."""
+        raise NotImplementedError
+
+    def fingerprint(self, model) -> str:
+        """Identifies one training of a model (repositories refuse another one's codes)."""
+        raise NotImplementedError
+
+    def test_items(self, card: dict, limit: int | None = None):
+        """(items, attributes): the model's test items (anything `encode` takes, sliceable) and
+        their ground-truth attributes (N, K)."""
+        raise NotImplementedError
+
+    def encode(self, model, items, use_mean: bool, seed: int = 0, batch_size: int = 4096,
+               progress: bool = False) -> np.ndarray:
+        """Latent codes (N, D) of items: posterior means, or one seeded posterior sample each."""
+        raise NotImplementedError
+
+    def decode(self, model, codes: np.ndarray):
+        """Items decoded from latent codes (N, D), batched, without gradients."""
+        raise NotImplementedError
+
+    def extract(self, items) -> np.ndarray:
+        """Attributes (N, K) of items (see the module doc for the invalid marker)."""
+        raise NotImplementedError
+
+    # -------------------------------------------------- derived, not to be overridden
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.attributes]
+
+    @property
+    def categorical(self) -> bool:
+        """All attributes categorical: attribute arrays are integer indices, -1 invalid."""
+        return all(a.categorical for a in self.attributes)
+
+    def attribute_index(self, name_or_index) -> int:
+        """Column of an attribute given by name or index, with a clear error."""
+        names = self.names
+        if isinstance(name_or_index, str) and name_or_index in names:
+            return names.index(name_or_index)
+        try:
+            k = int(name_or_index)
+            if k != float(name_or_index) or isinstance(name_or_index, bool):  # 2.7 or True is no index
+                k = -1
+        except (TypeError, ValueError, OverflowError):
+            k = -1
+        if 0 <= k < len(names):
+            return k
+        raise SentError(f"unknown attribute {name_or_index!r}; valid: 0..{len(names) - 1} or {', '.join(names)}")
+
+    def value_count(self, attribute: int) -> int:
+        """Number of values of a categorical attribute (what a one-hot encoding needs)."""
+        a = self.attributes[attribute]
+        if not a.categorical:
+            raise SentError(f"{a.name} is continuous: it has no one-hot encoding (drop the 'h' variant)")
+        return len(a.values)
+
+    def decode_attributes(self, model, codes: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Attributes (N, K) of the items decoded from latent codes (N, D), in batches."""
+        out = [self.extract(self.decode(model, codes[s:s + batch_size])) for s in range(0, len(codes), batch_size)]
+        if out:
+            return np.concatenate(out)
+        return np.zeros((0, len(self.attributes)), dtype=np.int64 if self.categorical else np.float64)
+
+
+def invalid(values: np.ndarray) -> np.ndarray:
+    """Where attribute values are invalid: -1 in integer arrays, NaN in float arrays."""
+    values = np.asarray(values)
+    return np.isnan(values) if values.dtype.kind == "f" else values < 0
+
+
+class DMelodies(Plugin):
+    """The built-in plug-in: the dMelodies VAE zoo, its test splits and the exact extractor."""
+
+    name = BUILTIN
+
+    def __init__(self):
+        from sent import data
+
+        self.attributes = tuple(Attribute(n, v) for n, v in zip(data.ATTRIBUTE_NAMES, data.ATTRIBUTE_VALUES))
+
+    def regularised(self, model_id: str) -> bool:
+        return not model_id.startswith("beta-VAE")
+
+    def load_model(self, path):
+        from sent.vae import load_model
+
+        return load_model(path)
+
+    def fingerprint(self, model) -> str:
+        from sent.vae import weights_fingerprint
+
+        return weights_fingerprint(model)
+
+    def test_items(self, card, limit=None):
+        from sent import data
+        from sent.latents import test_rows
+
+        rows = test_rows(card)[:limit]
+        return rows, data.factors_of(rows)
+
+    def encode(self, model, items, use_mean, seed=0, batch_size=4096, progress=False):
+        from sent.latents import encode_rows
+
+        return encode_rows(model, items, use_mean, seed, batch_size, progress)
+
+    def decode(self, model, codes):
+        import torch
+
+        return model.decode_tokens(torch.as_tensor(codes, dtype=torch.float32))
+
+    def extract(self, items):
+        from sent.attributes import extract_attributes
+
+        return extract_attributes(items)
+
+
+_LOADED: dict[str, Plugin] = {}
+
+
+def load_plugin(spec: str | None) -> Plugin:
+    """The plug-in named by `spec`: None, "" or "dmelodies" (built-in), a .py file, or a module
+    name; each is imported once per process."""
+    key = BUILTIN if spec in (None, "", BUILTIN) else str(spec)
+    if key not in _LOADED:
+        _LOADED[key] = DMelodies() if key == BUILTIN else _import_plugin(key)
+    return _LOADED[key]
+
+
+def _import_plugin(spec: str) -> Plugin:
+    try:
+        if spec.endswith(".py"):
+            path = Path(spec)
+            if not path.is_file():
+                raise SentError(f"{spec}: no such plug-in file")
+            loader = importlib.util.spec_from_file_location(f"sent_plugin_{path.stem}", path)
+            module = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(module)
+        else:
+            module = importlib.import_module(spec)
+    except SentError:
+        raise
+    except Exception as exc:  # the user's code: any error while importing it is theirs to see
+        raise SentError(f"{spec}: plug-in could not be loaded ({type(exc).__name__}: {exc})") from None
+    factory = getattr(module, "plugin", None)
+    if not callable(factory):
+        raise SentError(f"{spec}: a plug-in module must define plugin() returning a sent.plugin.Plugin")
+    instance = factory()
+    if not isinstance(instance, Plugin) or not instance.name or not instance.attributes:
+        raise SentError(f"{spec}: plugin() must return a sent.plugin.Plugin with a name and attributes")
+    return instance
+
+
+def stored_spec(spec: str | None) -> str:
+    """The plug-in as a repository records it: a file by its absolute path (tasks run elsewhere)."""
+    if spec in (None, "", BUILTIN):
+        return BUILTIN
+    return os.path.abspath(spec) if str(spec).endswith(".py") else str(spec)
