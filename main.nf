@@ -27,7 +27,7 @@ workflow {
     if (params.plugin) {
         if (params.train_vae)
             error "--train_vae trains zoo models of the built-in plug-in; give a plug-in's model files with --models"
-        def skipped = [verify: params.verify, examples: params.examples, two_at_once: params.two_at_once].findAll { it.value }
+        def skipped = [examples: params.examples, two_at_once: params.two_at_once].findAll { it.value }
         if (skipped)
             log.warn "plug-in ${params.plugin}: ${skipped.keySet().join(', ')} need the built-in dMelodies plug-in; skipped"
     }

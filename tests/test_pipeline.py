@@ -177,7 +177,7 @@ def test_plugin_test_profile_runs_the_example_plugin(tmp_path):
     table = list(csv.DictReader((outdir / "tables" / "baselines.csv").open()))
     assert [r["attribute"] for r in table] == rows[0][1:] and {r["setting"] for r in table} == {"shape-VAE_z8"}
     for r in table:
-        for method in ("sent", "identity", "linear-direction", "attribute-vector"):
+        for method in ("sent", "verified", "identity", "linear-direction", "attribute-vector"):
             assert 0.0 < float(r[f"{method}_valid"]) <= 1.0
     pairs = np.load(outdir / "pairs" / "shape-VAE_z8_r_0" / "pairs.npz")
     assert float(pairs["threshold"]) == 0.05 and pairs["distance_0"].max() <= 0.05

@@ -102,7 +102,7 @@ def run_tool_script(script, *args):
 @pytest.fixture(scope="module")
 def plugin_repository(tmp_path_factory):
     """The example plug-in through extract -> findpairs (threshold) -> init-repo -> mi ->
-    train-zc -> train-sent -> evaluate --baselines, on 6,000 test melodies."""
+    train-zc -> train-sent -> evaluate --baselines --verify, on 6,000 test melodies."""
     d = tmp_path_factory.mktemp("plugin")
     run_tool("extract", MODEL, "--plugin", PLUGIN, "--out", d / "latents.npz", "--limit", 6000, "--quiet")
     run_tool("findpairs", d / "latents.npz", "--out", d / "pairs", "--threshold", 0.05)
@@ -113,7 +113,7 @@ def plugin_repository(tmp_path_factory):
         run_tool("train-zc", repo, "--attribute", k, "--epochs", 3, "--max_restarts", 0)
         run_tool("train-sent", repo, MODEL, "--attribute", k, "--simulate", "--batch_size", 256, "--lr", 3e-3,
                  "--steps", 150, "--validation", 200, "--score_every", 50, "--select", "validation")
-        run_tool("evaluate", repo, MODEL, "--attribute", k, "--baselines")
+        run_tool("evaluate", repo, MODEL, "--attribute", k, "--baselines", "--verify")
     return repo
 
 
@@ -139,15 +139,34 @@ def test_plugin_tables_put_sent_beside_the_baselines(plugin_repository, tmp_path
 
     table = pd.read_csv(tmp_path / "baselines.csv")
     assert list(table["attribute"]) == ["mean_pitch", "rise"] and (table["setting"] == "shape-VAE_z8").all()
-    for method in ("sent", "identity", "linear-direction", "attribute-vector", "sent-target"):
+    for method in ("sent", "verified", "identity", "linear-direction", "attribute-vector", "sent-target"):
         assert np.isfinite(table[f"{method}_r2"]).all() and (table[f"{method}_valid"] > 0.5).all()
     assert np.isnan(table["regularised-dimension_r2"]).all()  # the plug-in binds no dim to an attribute
     assert (table["identity_r2"] < 0.2).all()
 
 
+def test_verified_edits_reach_the_value_within_tolerance_at_least_as_often_as_sent(plugin_repository):
+    """SeNT's code is one of the verified method's candidates, and reaching the value (within 5%
+    of the range) is its first criterion."""
+    from sent.predictions import read_achieved, read_codes
+    from sent.repository import Repository
+
+    repo = Repository(plugin_repository)
+    for k in (0, 2):
+        _, _, _, a2 = repo.raw_pairs(k, "test")
+        tolerance = 0.05 * (repo.config["fRange"][1][k] - repo.config["fRange"][0][k])
+        reached = {m: np.abs(read_achieved(plugin_repository, k, m)[:, k] - a2[:, k]) <= tolerance
+                   for m in ("sent", "verified")}
+        assert reached["verified"].mean() >= reached["sent"].mean() and reached["verified"].mean() > 0.2
+        assert (reached["verified"] | ~reached["sent"]).all()  # wherever SeNT reached it, so does verified
+        codes = read_codes(repo, k, "verified")  # rebuilt from its stored choices
+        decoded = repo.plugin.decode_attributes(repo.load_model(MODEL)[0], codes)
+        np.testing.assert_array_equal(decoded, read_achieved(plugin_repository, k, "verified"))
+
+
 def test_melody_features_refuse_a_plugin_repository_in_one_line(plugin_repository):
-    proc = run_tool("evaluate", plugin_repository, MODEL, "--attribute", 0, "--verify", check=False)
-    assert proc.returncode == 2 and "--verify needs the built-in dMelodies plug-in" in proc.stderr
+    proc = run_tool("evaluate", plugin_repository, MODEL, "--attribute", 0, "--two_at_once", 10, check=False)
+    assert proc.returncode == 2 and "--two_at_once needs the built-in dMelodies plug-in" in proc.stderr
     proc = run_tool("traverse", 0, MODEL, plugin_repository, 0, "--value", "C", check=False)
     assert proc.returncode == 2 and "traverse (melody in, melody out) needs the built-in" in proc.stderr
 

@@ -260,3 +260,27 @@ def test_candidate_budget_errors(trained_repo, tiny_model, tmp_path):
                    "--scales", 2, "--line", "", "--min_reconstruction", 0, "--out", tmp_path / "few")
     edit = json.loads((tmp_path / "few" / "traverse.json").read_text())["edits"][0]
     assert edit["candidate"] in ("sent", "sent x2", "attribute-vector", "regularised-dimension"), few.stdout
+
+
+def test_continuous_attributes_are_judged_within_their_tolerance():
+    """A plug-in's continuous attributes: the value counts as reached, and another as kept, within
+    the tolerance (a fraction of the range); NaN is invalid, -1 a value."""
+    from sent.verify import Judge
+
+    judge = Judge(spans=np.array([10.0, 2.0, 4.0]), tolerances=np.array([0.5, 0.1, 0.2]), plugin=None)
+    start = np.array([[1.0, -1.0, 0.0]])
+    candidates = np.array([[
+        [5.0, -1.0, 0.0],     # exactly on target, keeps the others
+        [5.4, -1.05, 0.15],   # within every tolerance: as good on the first two keys
+        [5.4, -0.8, 0.0],     # within on target, moves attribute 1 beyond its tolerance
+        [6.0, -1.0, 0.0],     # misses the target by more than 0.5
+        [np.nan, -1.0, 0.0],  # invalid target attribute
+        [5.0, np.nan, 0.0],   # reaches, but attribute 1 becomes invalid: a full-range change
+    ]])
+    codes = np.array([[[0.0], [0.1], [0.0], [0.0], [0.0], [0.0]]])
+    keys = rank_keys(candidates, start, 0, np.array([5.0]), codes, np.zeros((1, 1)), judge)
+    assert keys[0][0].tolist() == [0.0, 0.0, 0.0, 1.0, MISSED, 0.0]
+    assert keys[1][0].tolist() == [0, 0, 1, 0, 0, 1]
+    assert keys[2][0][2] == pytest.approx(0.2 / 2.0) and keys[2][0][5] == 1.0
+    assert int(_lexicographic_argmin(keys)[0]) == 0  # then the nearer code
+    assert judge.reached(candidates[0], 0, np.array(5.0)).tolist() == [True, True, True, False, False, True]

@@ -11,6 +11,9 @@ The candidate returned reaches t, changes the fewest other attributes, changes t
 |value change| / value range), and lies nearest z1, in that order. When none reaches t, the one
 nearest t by the same order is returned, flagged as not reached. The extractor is part of the
 tool, not of the test: this uses no target melody, only the requested value.
+
+A `Judge` says what "reaches" and "changes" mean per attribute: equality for a categorical one;
+within a tolerance (a fraction of the attribute's range) for a continuous one of a plug-in.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import dataclasses
 import numpy as np
 
 from sent.data import FACTOR_COUNTS
+from sent.plugin import Plugin, invalid, load_plugin
 from sent.traversal import decode_attributes
 
 MISSED = 10_000  # distance to the requested value of an invalid (undecodable) attribute
@@ -46,6 +50,39 @@ class VerifyOptions:
         return 1 + len(self.scales) + len(self.line)
 
 
+@dataclasses.dataclass(frozen=True)
+class Judge:
+    """Per attribute: its span (what a change is relative to) and tolerance (0: values must be
+    equal), and the plug-in that decodes and extracts."""
+    spans: np.ndarray
+    tolerances: np.ndarray
+    plugin: Plugin
+
+    @classmethod
+    def builtin(cls) -> "Judge":
+        spans = np.maximum(np.asarray(FACTOR_COUNTS, dtype=np.float64) - 1, 1)
+        return cls(spans, np.zeros(len(spans)), load_plugin(None))
+
+    @classmethod
+    def of(cls, repo, tolerance: float = 0.05) -> "Judge":
+        """A repository's attributes: exact for categorical ones, within TOLERANCE of the range
+        (fRange) for continuous ones."""
+        plugin = repo.plugin
+        lo, hi = (np.asarray(v, dtype=np.float64) for v in repo.config["fRange"])
+        spans = np.array([max(len(a.values) - 1, 1) if a.categorical else max(h - l, 1e-12)
+                          for a, l, h in zip(plugin.attributes, lo, hi)], dtype=np.float64)
+        tolerances = np.array([0.0 if a.categorical else tolerance * s for a, s in zip(plugin.attributes, spans)])
+        return cls(spans, tolerances, plugin)
+
+    @property
+    def dtype(self):
+        return np.int64 if self.plugin.categorical else np.float64
+
+    def reached(self, achieved: np.ndarray, attribute: int, target: np.ndarray) -> np.ndarray:
+        value = achieved[..., attribute]
+        return ~invalid(value) & (np.abs(value - target) <= self.tolerances[attribute])
+
+
 def _lexicographic_argmin(keys: list[np.ndarray]) -> np.ndarray:
     """Per row, the column minimising keys[0], ties broken by keys[1], and so on (each N x C)."""
     alive = np.ones(keys[0].shape, dtype=bool)
@@ -56,25 +93,29 @@ def _lexicographic_argmin(keys: list[np.ndarray]) -> np.ndarray:
 
 
 def rank_keys(achieved: np.ndarray, start: np.ndarray, attribute: int, target: np.ndarray,
-              codes: np.ndarray, z1: np.ndarray) -> list[np.ndarray]:
+              codes: np.ndarray, z1: np.ndarray, judge: Judge | None = None) -> list[np.ndarray]:
     """The ordering keys (each N x C) of candidates with decoded attributes `achieved` (N x C x F):
-    distance to the requested value, number of other attributes changed, their summed relative
-    change, latent distance from z1. Other attributes invalid at the start are not counted; one
-    that becomes invalid counts as a full-range change."""
+    distance to the requested value (0 within the judge's tolerance), number of other attributes
+    changed (beyond their tolerance), their summed relative change, latent distance from z1.
+    Other attributes invalid at the start are not counted; one that becomes invalid counts as a
+    full-range change."""
+    judge = judge or Judge.builtin()
     reached_value = achieved[:, :, attribute]
-    miss = np.where(reached_value < 0, MISSED, np.abs(reached_value - target[:, None])).astype(np.float64)
+    off = np.abs(reached_value - target[:, None]).astype(np.float64)
+    miss = np.where(invalid(reached_value), MISSED, np.where(off <= judge.tolerances[attribute], 0.0, off))
     others = [g for g in range(achieved.shape[2]) if g != attribute]
     got, was = achieved[:, :, others], start[:, None, others]
-    span = np.maximum(np.asarray(FACTOR_COUNTS, dtype=np.float64)[others] - 1, 1)
-    counted = was >= 0
-    changed = counted & (got != was)
-    size = np.where(got < 0, 1.0, np.abs(got - was) / span) * changed
+    lost = invalid(got)
+    with np.errstate(invalid="ignore"):  # NaN - value, masked by `lost`
+        delta = np.abs(got - was)
+        changed = ~invalid(was) & (lost | (delta > judge.tolerances[others]))
+        size = np.where(lost, 1.0, delta / judge.spans[others]) * changed
     distance = np.linalg.norm(codes - z1[:, None, :], axis=2)
     return [miss, changed.sum(axis=2).astype(np.float64), size.sum(axis=2), distance]
 
 
-def _choose(codes, achieved, start, attribute, target, z1):
-    keys = rank_keys(achieved, start, attribute, target, codes, z1)
+def _choose(codes, achieved, start, attribute, target, z1, judge):
+    keys = rank_keys(achieved, start, attribute, target, codes, z1, judge)
     best = _lexicographic_argmin(keys)
     rows = np.arange(len(best))
     perfect = (keys[0][rows, best] == 0) & (keys[1][rows, best] == 0)
@@ -83,32 +124,35 @@ def _choose(codes, achieved, start, attribute, target, z1):
 
 def verified_codes(vae, z1: np.ndarray, start: np.ndarray, attribute: int, target: np.ndarray,
                    sent_codes: np.ndarray, proposals: dict[str, np.ndarray] | None = None,
-                   options: VerifyOptions = VerifyOptions()) -> dict:
-    """Verified edits of raw codes z1 (N x D) whose melodies have attributes `start` (N x F), to
+                   options: VerifyOptions = VerifyOptions(), judge: Judge | None = None) -> dict:
+    """Verified edits of raw codes z1 (N x D) whose items have attributes `start` (N x F), to
     value `target` (N) of `attribute`. `sent_codes` (N x D): SeNT's raw codes; `proposals`: name ->
-    further raw codes (N x D). Returns codes (N x D), achieved (N x F), reached (N, bool),
-    candidate (N, index into `names`, the candidates' labels) and first (N, the first round's
-    best, whose move the line search follows): with the inputs, enough for rebuild_codes."""
+    further raw codes (N x D); `judge`: the plug-in and its comparisons (default: dMelodies).
+    Returns codes (N x D), achieved (N x F), reached (N, bool), candidate (N, index into `names`,
+    the candidates' labels) and first (N, the first round's best, whose move the line search
+    follows): with the inputs, enough for rebuild_codes."""
+    judge = judge or Judge.builtin()
     z1 = np.asarray(z1, dtype=np.float32)
-    start, target = np.asarray(start, dtype=np.int64), np.asarray(target, dtype=np.int64).reshape(-1)
+    start, target = np.asarray(start, dtype=judge.dtype), np.asarray(target, dtype=judge.dtype).reshape(-1)
     move = np.asarray(sent_codes, dtype=np.float32) - z1
     names = ["sent", *(f"sent x{s:g}" for s in options.scales), *(proposals or {})]
     candidates = [z1 + move, *(z1 + s * move for s in options.scales),
                   *(np.asarray(p, dtype=np.float32) for p in (proposals or {}).values())]
     codes = np.stack(candidates, axis=1)  # N x C x D
     n, c, d = codes.shape
-    achieved = decode_attributes(vae, codes.reshape(n * c, d)).reshape(n, c, -1)
-    best, perfect = _choose(codes, achieved, start, attribute, target, z1)
+    achieved = decode_attributes(vae, codes.reshape(n * c, d), plugin=judge.plugin).reshape(n, c, -1)
+    best, perfect = _choose(codes, achieved, start, attribute, target, z1, judge)
 
     rows = np.arange(n)
     if options.line and not perfect.all():
         todo = np.flatnonzero(~perfect)
         direction = codes[todo, best[todo]] - z1[todo]
         line = np.stack([z1[todo] + s * direction for s in options.line], axis=1)  # T x L x D
-        line_achieved = decode_attributes(vae, line.reshape(-1, d)).reshape(len(todo), len(options.line), -1)
+        line_achieved = decode_attributes(vae, line.reshape(-1, d), plugin=judge.plugin).reshape(
+            len(todo), len(options.line), -1)
         both_codes = np.concatenate([codes[todo], line], axis=1)
         both_achieved = np.concatenate([achieved[todo], line_achieved], axis=1)
-        sub_best, _ = _choose(both_codes, both_achieved, start[todo], attribute, target[todo], z1[todo])
+        sub_best, _ = _choose(both_codes, both_achieved, start[todo], attribute, target[todo], z1[todo], judge)
         chosen_codes, chosen_achieved = codes[rows, best].copy(), achieved[rows, best].copy()
         chosen_codes[todo] = both_codes[np.arange(len(todo)), sub_best]
         chosen_achieved[todo] = both_achieved[np.arange(len(todo)), sub_best]
@@ -117,7 +161,7 @@ def verified_codes(vae, z1: np.ndarray, start: np.ndarray, attribute: int, targe
         names = names + [f"line x{s:g}" for s in options.line]
     else:
         chosen_codes, chosen_achieved, candidate = codes[rows, best], achieved[rows, best], best
-    return {"codes": chosen_codes, "achieved": chosen_achieved, "reached": chosen_achieved[:, attribute] == target,
+    return {"codes": chosen_codes, "achieved": chosen_achieved, "reached": judge.reached(chosen_achieved, attribute, target),
             "candidate": candidate, "first": best, "names": names}
 
 
