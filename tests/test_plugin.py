@@ -167,8 +167,26 @@ def test_verified_edits_reach_the_value_within_tolerance_at_least_as_often_as_se
 def test_melody_features_refuse_a_plugin_repository_in_one_line(plugin_repository):
     proc = run_tool("evaluate", plugin_repository, MODEL, "--attribute", 0, "--two_at_once", 10, check=False)
     assert proc.returncode == 2 and "--two_at_once needs the built-in dMelodies plug-in" in proc.stderr
-    proc = run_tool("traverse", 0, MODEL, plugin_repository, 0, "--value", "C", check=False)
-    assert proc.returncode == 2 and "traverse (melody in, melody out) needs the built-in" in proc.stderr
+    proc = run_tool("traverse", 0, MODEL, plugin_repository, 0, "--sweep", check=False)
+    assert proc.returncode == 2 and "--set and --sweep need the built-in dMelodies plug-in" in proc.stderr
+
+
+def test_traverse_edits_a_plugin_item_by_index(plugin_repository, tmp_path):
+    """traverse ITEM MODEL REPO ATTRIBUTE --value V on a plug-in: SeNT and verified, requested vs
+    achieved, checked here by decoding the reported method's attributes independently."""
+    proc = run_tool("traverse", 17, MODEL, plugin_repository, "rise", "--value", 7, "--verify", "--out", tmp_path)
+    report = json.loads((tmp_path / "traverse.json").read_text())
+    assert report["attribute"] == "rise" and report["requested"] == 7.0 and set(report["methods"]) == {"sent", "verified"}
+    plugin = load_plugin(str(PLUGIN))
+    model, card = plugin.load_model(MODEL)
+    items, truth = plugin.test_items(card, 18)
+    np.testing.assert_allclose(report["start"], truth[17])
+    for method in report["methods"].values():
+        assert method["reached"] == (abs(method["attributes"][2] - 7.0) <= 0.05 * np.ptp(
+            json.loads((plugin_repository / "config.json").read_text())["fRange"], axis=0)[2])
+    assert "rise" in proc.stdout and "requested" in proc.stdout
+    bad = run_tool("traverse", 17, MODEL, plugin_repository, "rise", "--value", "steep", "--out", tmp_path, check=False)
+    assert bad.returncode == 2 and "rise: --value must be a finite number, got 'steep'" in bad.stderr
 
 
 def test_one_hot_is_refused_for_a_continuous_attribute(plugin_repository):

@@ -171,3 +171,53 @@ def safe_name(text: str) -> str:
 
 def output_stem(out: Path, attribute: int, value_name: str) -> Path:
     return out / f"{data.ATTRIBUTE_NAMES[attribute]}_{safe_name(value_name)}"
+
+
+def plugin_value(repo: Repository, attribute: int, value) -> float:
+    """A requested value of a plug-in's attribute: a value name (categorical) or a number."""
+    a = repo.plugin.attributes[attribute]
+    if a.categorical:
+        if str(value) not in a.values:
+            raise SentError(f"{a.name}: unknown value {value!r}; valid: {', '.join(a.values)}")
+        return a.values.index(str(value))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not np.isfinite(number):
+        raise SentError(f"{a.name}: --value must be a finite number, got {value!r}")
+    return number
+
+
+def edit_item(repo: Repository, vae, card: dict, index: int, attribute: int, target,
+              verify: VerifyOptions | None = None, tolerance: float = 0.05) -> dict:
+    """A plug-in's test item `index` (its posterior mean) moved to `target` of `attribute`, by
+    SeNT and (with `verify`) verified: per method the achieved attributes, whether the value was
+    reached (within `tolerance` of the range for a continuous attribute) and what else moved."""
+    from sent.plugin import invalid
+    from sent.verify import Judge
+
+    plugin, k = repo.plugin, attribute
+    items, _ = plugin.test_items(card, index + 1)
+    if index >= len(items):
+        raise SentError(f"item {index}: {card['id']} has {len(items)} test items")
+    item = items[index:index + 1]
+    start = np.asarray(plugin.extract(item))[0]
+    if invalid(start[k]):
+        raise SentError(f"item {index} has no valid {plugin.names[k]} to start from")
+    judge = Judge.of(repo, tolerance)
+    z1 = np.asarray(plugin.encode(vae, item, use_mean=True), dtype=np.float32)
+    editor = Editor(repo, vae, k, verify)
+    target = np.array([target], dtype=judge.dtype)
+    codes = {"sent": editor.sent_codes(z1, start[k:k + 1], target)}
+    if verify is not None:
+        codes["verified"] = verified_codes(vae, z1, start[None], k, target, codes["sent"],
+                                           editor.proposals(z1, start[k:k + 1], target), verify, judge)["codes"]
+    methods = {}
+    for method, z in codes.items():
+        achieved = plugin.decode_attributes(vae, z)[0]
+        kept = np.abs(achieved - start) <= judge.tolerances
+        methods[method] = {"attributes": achieved.tolist(), "reached": bool(judge.reached(achieved, k, target[0])),
+                           "moved": [plugin.names[g] for g in range(len(start))
+                                     if g != k and not invalid(start[g]) and not kept[g]]}
+    return {"item": index, "start": start.tolist(), "methods": methods}
