@@ -125,14 +125,6 @@ def value_index(attribute: int, value) -> int:
 
 def attribute_index(name_or_index) -> int:
     """Column of an attribute given by name or index, with a clear error."""
-    if isinstance(name_or_index, str) and name_or_index in ATTRIBUTE_NAMES:
-        return ATTRIBUTE_NAMES.index(name_or_index)
-    try:
-        k = int(name_or_index)
-        if k != float(name_or_index) or isinstance(name_or_index, bool):  # 2.7 or True is no index
-            k = -1
-    except (TypeError, ValueError, OverflowError):
-        k = -1
-    if 0 <= k < len(ATTRIBUTE_NAMES):
-        return k
-    raise SentError(f"unknown attribute {name_or_index!r}; valid: 0..8 or {', '.join(ATTRIBUTE_NAMES)}")
+    from sent.validate import column
+
+    return column(ATTRIBUTE_NAMES, name_or_index)

@@ -90,18 +90,9 @@ class Plugin:
 
     def attribute_index(self, name_or_index) -> int:
         """Column of an attribute given by name or index, with a clear error."""
-        names = self.names
-        if isinstance(name_or_index, str) and name_or_index in names:
-            return names.index(name_or_index)
-        try:
-            k = int(name_or_index)
-            if k != float(name_or_index) or isinstance(name_or_index, bool):  # 2.7 or True is no index
-                k = -1
-        except (TypeError, ValueError, OverflowError):
-            k = -1
-        if 0 <= k < len(names):
-            return k
-        raise SentError(f"unknown attribute {name_or_index!r}; valid: 0..{len(names) - 1} or {', '.join(names)}")
+        from sent.validate import column
+
+        return column(self.names, name_or_index)
 
     def value_count(self, attribute: int) -> int:
         """Number of values of a categorical attribute (what a one-hot encoding needs)."""

@@ -106,3 +106,19 @@ def _writable_parent(path: Path, name: str) -> None:
         raise SentError(f"{path}: {parent} is a file, not a directory (--{name})")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise SentError(f"{path}: directory {parent} is not writable (--{name})")
+
+
+def column(names, name_or_index) -> int:
+    """The column of an attribute given by name or index among `names`, with a clear error."""
+    names = list(names)
+    if isinstance(name_or_index, str) and name_or_index in names:
+        return names.index(name_or_index)
+    try:
+        k = int(name_or_index)
+        if k != float(name_or_index) or isinstance(name_or_index, bool):  # 2.7 or True is no index
+            k = -1
+    except (TypeError, ValueError, OverflowError):
+        k = -1
+    if 0 <= k < len(names):
+        return k
+    raise SentError(f"unknown attribute {name_or_index!r}; valid: 0..{len(names) - 1} or {', '.join(names)}")
