@@ -176,7 +176,8 @@ def test_traverse_edits_a_plugin_item_by_index(plugin_repository, tmp_path):
     achieved, checked here by decoding the reported method's attributes independently."""
     proc = run_tool("traverse", 17, MODEL, plugin_repository, "rise", "--value", 7, "--verify", "--out", tmp_path)
     report = json.loads((tmp_path / "traverse.json").read_text())
-    assert report["attribute"] == "rise" and report["requested"] == 7.0 and set(report["methods"]) == {"sent", "verified"}
+    assert (report["attribute"], report["requested"]) == ("rise", 7.0)
+    assert set(report["methods"]) == {"sent", "verified"}
     plugin = load_plugin(str(PLUGIN))
     model, card = plugin.load_model(MODEL)
     items, truth = plugin.test_items(card, 18)

@@ -8,7 +8,7 @@ so pairs need a distance threshold > 0). Use it as the template for your own:
     bin/extract prebuilt/plugins/shape-VAE_z8_r_0.pt --plugin lib/plugins/melody_shape.py
     nextflow run main.nf -profile plugin_test          # the whole pipeline with this plug-in
 
-Train a model (about a minute on one core):
+Train a model (the shipped one: 20,000 steps, 629 s on one core shared with other jobs):
     python lib/plugins/melody_shape.py train --out shape-VAE_z8_r_0.pt
 """
 
@@ -125,7 +125,7 @@ def plugin() -> Plugin:
     return MelodyShape()
 
 
-def train(out: str, steps: int = 6000, batch_size: int = 256, lr: float = 1e-3, beta: float = 0.2,
+def train(out: str, steps: int = 20000, batch_size: int = 256, lr: float = 1e-3, beta: float = 0.2,
           split_seed: int = 0, seed: int = 0, threads: int = 1, test_rows: int = 20000):
     """Train a ShapeVAE on the training split of SPLIT_SEED and write OUT (model card included).
 

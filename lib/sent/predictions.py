@@ -2,8 +2,9 @@
 
 `predictions_<k>.npz` in the method's directory (the repository for SeNT, baselines/<method>/
 for a baseline) holds `achieved` (N x K, the attributes of the decoded melodies: int8 with -1 =
-invalid for categorical attributes, float64 with NaN = invalid once one is continuous) and, for SeNT, `codes` (float32, N x D: its predicted latent codes). Nothing that the
-repository already determines is stored again: the target codes z2 are the repository's own codes
+invalid for categorical attributes, float64 with NaN = invalid once one is continuous) and, for
+SeNT, `codes` (float32, N x D: its predicted latent codes). Nothing that the repository already
+determines is stored again: the target codes z2 are the repository's own codes
 of the test pairs, a baseline's codes are a cheap, deterministic function of the repository
 (sent.baselines), recomputed when a measure needs them, and the verified method stores its
 choices (which candidate, 2 bytes per edit), from which sent.verify rebuilds its codes.

@@ -143,7 +143,8 @@ class Perception:
                             f"repository's {repo.latent_dim}")
         self.repo, self.vae, self.attribute = repo, vae.eval(), attribute
         self.plugin = repo.plugin
-        self.plugin.extract(self.plugin.decode(self.vae, np.zeros((1, repo.latent_dim), dtype=np.float32)))  # compile before timing
+        # decode and extract once before timing: numba compiles on first use
+        self.plugin.extract(self.plugin.decode(self.vae, np.zeros((1, repo.latent_dim), dtype=np.float32)))
         self.extract_seconds = 0.0
 
     @torch.no_grad()

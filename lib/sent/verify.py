@@ -161,7 +161,8 @@ def verified_codes(vae, z1: np.ndarray, start: np.ndarray, attribute: int, targe
         names = names + [f"line x{s:g}" for s in options.line]
     else:
         chosen_codes, chosen_achieved, candidate = codes[rows, best], achieved[rows, best], best
-    return {"codes": chosen_codes, "achieved": chosen_achieved, "reached": judge.reached(chosen_achieved, attribute, target),
+    return {"codes": chosen_codes, "achieved": chosen_achieved,
+            "reached": judge.reached(chosen_achieved, attribute, target),
             "candidate": candidate, "first": best, "names": names}
 
 
