@@ -71,6 +71,23 @@ def test_bad_plugins_are_refused_in_one_line(tmp_path, source, message):
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
 
 
+def test_a_plugin_whose_extractor_gives_the_wrong_shape_is_named(tmp_path):
+    (tmp_path / "short.py").write_text(
+        f"import sys; sys.path.insert(0, {str(PLUGIN.parent)!r})\n"
+        "import melody_shape\n"
+        "class Short(melody_shape.MelodyShape):\n"
+        "    name = 'short'\n"
+        "    def extract(self, items):\n"
+        "        return super().extract(items)[:, :3]\n"
+        "def plugin():\n"
+        "    return Short()\n")
+    plugin = load_plugin(str(tmp_path / "short.py"))
+    model, _ = plugin.load_model(MODEL)
+    with pytest.raises(SentError, match=re.escape("plug-in short: extract(decode(codes)) gave shape (4, 3) for 4 "
+                                                  "codes; expected (4, 5)")):
+        plugin.decode_attributes(model, np.zeros((4, 8), dtype=np.float32))
+
+
 def test_builtin_plugin_is_the_default():
     assert isinstance(load_plugin(None), DMelodies) and isinstance(load_plugin("dmelodies"), DMelodies)
     assert load_plugin(None).names == list(data.ATTRIBUTE_NAMES)

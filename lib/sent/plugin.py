@@ -103,7 +103,14 @@ class Plugin:
 
     def decode_attributes(self, model, codes: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Attributes (N, K) of the items decoded from latent codes (N, D), in batches."""
-        out = [self.extract(self.decode(model, codes[s:s + batch_size])) for s in range(0, len(codes), batch_size)]
+        out = []
+        for s in range(0, len(codes), batch_size):
+            chunk = codes[s:s + batch_size]
+            attributes = np.asarray(self.extract(self.decode(model, chunk)))
+            if attributes.shape != (len(chunk), len(self.attributes)):
+                raise SentError(f"plug-in {self.name}: extract(decode(codes)) gave shape {attributes.shape} for "
+                                f"{len(chunk)} codes; expected ({len(chunk)}, {len(self.attributes)})")
+            out.append(attributes)
         if out:
             return np.concatenate(out)
         return np.zeros((0, len(self.attributes)), dtype=np.int64 if self.categorical else np.float64)
