@@ -182,3 +182,14 @@ def test_plugin_test_profile_runs_the_example_plugin(tmp_path):
     pairs = np.load(outdir / "pairs" / "shape-VAE_z8_r_0" / "pairs.npz")
     assert float(pairs["threshold"]) == 0.05 and pairs["distance_0"].max() <= 0.05
     assert "mean_interval" in (outdir / "report.html").read_text()
+
+
+def test_plugin_with_train_vae_is_refused_before_any_task(tmp_path):
+    plugin = ROOT / "lib" / "plugins" / "melody_shape.py"
+    proc = subprocess.run(nextflow_command("run", ROOT / "main.nf", "--plugin", plugin, "--train_vae",
+                                           "s2-VAE_b_0.2_c_50.0_g_10.0_r_0", "--outdir", tmp_path / "r",
+                                           "-work-dir", tmp_path / "work"), cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "--train_vae trains zoo models of the built-in plug-in" in proc.stdout + proc.stderr
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
