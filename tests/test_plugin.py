@@ -88,6 +88,13 @@ def test_a_plugin_whose_extractor_gives_the_wrong_shape_is_named(tmp_path):
         plugin.decode_attributes(model, np.zeros((4, 8), dtype=np.float32))
 
 
+def test_a_plugin_by_module_name_is_imported_once(tmp_path, monkeypatch):
+    (tmp_path / "shape_by_name.py").write_text(PLUGIN.read_text())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = load_plugin("shape_by_name")
+    assert first.name == "melody-shape" and first.names[2] == "rise" and load_plugin("shape_by_name") is first
+
+
 def test_builtin_plugin_is_the_default():
     assert isinstance(load_plugin(None), DMelodies) and isinstance(load_plugin("dmelodies"), DMelodies)
     assert load_plugin(None).names == list(data.ATTRIBUTE_NAMES)
