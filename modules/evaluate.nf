@@ -12,8 +12,8 @@ process EVALUATE {
 
     script:
     def baselines = params.baselines ? '--baselines' : ''
-    // example melodies need the built-in plug-in (main.nf says so when skipped)
     def verify = params.verify ? '--verify' : ''
+    // example melodies need the built-in plug-in (main.nf says so when skipped)
     def examples = params.plugin ? 0 : params.examples
     """
     mkdir repo && cp -L ${config} repo/config.json && cp -L ${sent} ${corr} repo/
