@@ -39,11 +39,10 @@ class Attribute:
 
 
 class Plugin:
-    """The interface a plug-in implements (subclass it and override every method below).
-
-    `name` identifies the plug-in in repositories; `attributes` lists its attributes in column
-    order; `regularised` says that latent dim k is trained to carry attribute k (then the
-    regularised-dimension baseline applies).
+    """The interface a plug-in implements: subclass it, set `name` (identifies the plug-in in
+    repositories) and `attributes` (in column order), and override the six methods that raise
+    NotImplementedError. Optional: `regularised(model_id)`, true when latent dim k of that model
+    is trained to carry attribute k (then the regularised-dimension baseline applies).
     """
 
     name: str = ""
