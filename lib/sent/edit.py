@@ -209,15 +209,16 @@ def edit_item(repo: Repository, vae, card: dict, index: int, attribute: int, tar
     z1 = np.asarray(plugin.encode(vae, item, use_mean=True), dtype=np.float32)
     editor = Editor(repo, vae, k, verify)
     target = np.array([target], dtype=judge.dtype)
-    codes = {"sent": editor.sent_codes(z1, start[k:k + 1], target)}
+    sent = editor.sent_codes(z1, start[k:k + 1], target)
+    achieved = {"sent": plugin.decode_attributes(vae, sent)[0]}
     if verify is not None:
-        codes["verified"] = verified_codes(vae, z1, start[None], k, target, codes["sent"],
-                                           editor.proposals(z1, start[k:k + 1], target), verify, judge)["codes"]
+        proposals = editor.proposals(z1, start[k:k + 1], target)
+        achieved["verified"] = verified_codes(vae, z1, start[None], k, target, sent, proposals, verify,
+                                              judge)["achieved"][0]
+    others = [g for g in range(len(start)) if g != k]
     methods = {}
-    for method, z in codes.items():
-        achieved = plugin.decode_attributes(vae, z)[0]
-        kept = np.abs(achieved - start) <= judge.tolerances
-        methods[method] = {"attributes": achieved.tolist(), "reached": bool(judge.reached(achieved, k, target[0])),
-                           "moved": [plugin.names[g] for g in range(len(start))
-                                     if g != k and not invalid(start[g]) and not kept[g]]}
+    for method, a in achieved.items():
+        moved = judge.changed(start[others], a[others], others)
+        methods[method] = {"attributes": a.tolist(), "reached": bool(judge.reached(a, k, target[0])),
+                           "moved": [plugin.names[g] for g, m in zip(others, moved) if m]}
     return {"item": index, "start": start.tolist(), "methods": methods}

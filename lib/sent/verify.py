@@ -22,7 +22,6 @@ import dataclasses
 
 import numpy as np
 
-from sent.data import FACTOR_COUNTS
 from sent.plugin import Plugin, invalid, load_plugin
 from sent.traversal import decode_attributes
 
@@ -59,20 +58,24 @@ class Judge:
     plugin: Plugin
 
     @classmethod
+    def for_plugin(cls, plugin: Plugin, f_range=None, tolerance: float = 0.0) -> "Judge":
+        """Exact for categorical attributes (span: their number of values - 1); within TOLERANCE
+        of the range in f_range ([min list, max list], needed only then) for continuous ones."""
+        spans = np.array([max(len(a.values) - 1, 1) if a.categorical else
+                          max(f_range[1][k] - f_range[0][k], 1e-12) for k, a in enumerate(plugin.attributes)],
+                         dtype=np.float64)
+        tolerances = np.array([0.0 if a.categorical else tolerance * span
+                               for a, span in zip(plugin.attributes, spans)])
+        return cls(spans, tolerances, plugin)
+
+    @classmethod
     def builtin(cls) -> "Judge":
-        spans = np.maximum(np.asarray(FACTOR_COUNTS, dtype=np.float64) - 1, 1)
-        return cls(spans, np.zeros(len(spans)), load_plugin(None))
+        return cls.for_plugin(load_plugin(None))
 
     @classmethod
     def of(cls, repo, tolerance: float = 0.05) -> "Judge":
-        """A repository's attributes: exact for categorical ones, within TOLERANCE of the range
-        (fRange) for continuous ones."""
-        plugin = repo.plugin
-        lo, hi = (np.asarray(v, dtype=np.float64) for v in repo.config["fRange"])
-        spans = np.array([max(len(a.values) - 1, 1) if a.categorical else max(h - l, 1e-12)
-                          for a, l, h in zip(plugin.attributes, lo, hi)], dtype=np.float64)
-        tolerances = np.array([0.0 if a.categorical else tolerance * s for a, s in zip(plugin.attributes, spans)])
-        return cls(spans, tolerances, plugin)
+        """A repository's plug-in, continuous values judged against its fRange."""
+        return cls.for_plugin(repo.plugin, repo.config["fRange"], tolerance)
 
     @property
     def dtype(self):
@@ -81,6 +84,12 @@ class Judge:
     def reached(self, achieved: np.ndarray, attribute: int, target: np.ndarray) -> np.ndarray:
         value = achieved[..., attribute]
         return ~invalid(value) & (np.abs(value - target) <= self.tolerances[attribute])
+
+    def changed(self, was: np.ndarray, got: np.ndarray, columns) -> np.ndarray:
+        """Where the attributes `columns` (the last axis of was and got) changed beyond their
+        tolerance. One invalid in `was` never counts; one that becomes invalid always does."""
+        with np.errstate(invalid="ignore"):  # NaN - value, decided by invalid(got)
+            return ~invalid(was) & (invalid(got) | (np.abs(got - was) > self.tolerances[columns]))
 
 
 def _lexicographic_argmin(keys: list[np.ndarray]) -> np.ndarray:
@@ -105,11 +114,9 @@ def rank_keys(achieved: np.ndarray, start: np.ndarray, attribute: int, target: n
     miss = np.where(invalid(reached_value), MISSED, np.where(off <= judge.tolerances[attribute], 0.0, off))
     others = [g for g in range(achieved.shape[2]) if g != attribute]
     got, was = achieved[:, :, others], start[:, None, others]
-    lost = invalid(got)
-    with np.errstate(invalid="ignore"):  # NaN - value, masked by `lost`
-        delta = np.abs(got - was)
-        changed = ~invalid(was) & (lost | (delta > judge.tolerances[others]))
-        size = np.where(lost, 1.0, delta / judge.spans[others]) * changed
+    changed = judge.changed(was, got, others)
+    with np.errstate(invalid="ignore"):  # NaN - value, replaced by a full-range change
+        size = np.where(invalid(got), 1.0, np.abs(got - was) / judge.spans[others]) * changed
     distance = np.linalg.norm(codes - z1[:, None, :], axis=2)
     return [miss, changed.sum(axis=2).astype(np.float64), size.sum(axis=2), distance]
 
