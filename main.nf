@@ -67,9 +67,11 @@ workflow {
             .join(TRAIN_ZC.out.model.map { id, k, zc -> tuple([id, k], zc) })
             .map { key, config, model, corr, uncorr, zc -> tuple(key[0], key[1], config, model, corr, uncorr, zc) }
     )
+    // the verified method's surrogate search reads every attribute's surrogate
+    surrogates = TRAIN_ZC.out.model.map { id, k, zc -> tuple(id, zc) }.groupTuple(size: attributes.size())
     EVALUATE(
-        TRAIN_SENT.out.model.combine(repos, by: 0)
-            .map { id, k, sent, corr, config, model -> tuple(id, k, config, model, sent, corr) }
+        TRAIN_SENT.out.model.combine(repos, by: 0).combine(surrogates, by: 0)
+            .map { id, k, sent, corr, config, model, zcs -> tuple(id, k, config, model, sent, corr, zcs) }
     )
 
     // per model: everything made for its attributes (4 outputs each) into one published repository

@@ -8,7 +8,7 @@ import pytest
 from helpers import run_tool
 from sent import data
 from sent.attributes import extract_attributes
-from sent.control import CASES, decoder_control, log_rows, model_control, pairs_differing_in
+from sent.control import CASES, compare_control, decoder_control, log_rows, model_control, pairs_differing_in
 from sent.errors import SentError
 from sent.vae import load_model
 
@@ -100,6 +100,37 @@ def test_too_few_pairs_is_a_clear_error():
     t1, t2 = pair_tokens(0, n=4)
     with pytest.raises(SentError, match="at least 8 pairs"):
         decoder_control(encode, decode, t1, t2, 0, 0)
+
+
+def figures(**r2):
+    """Control figures of one attribute with the given R^2 per case (others absent)."""
+    return {"tonic": {case: {"r2": value, "valid": 1.0, "hit": 0.5} for case, value in r2.items()}}
+
+
+def test_compare_control_counts_figures_within_the_tolerance():
+    reference = figures(**{"regularised": 0.90, "mi-top3": None, "all": 1.0, "not-mi-top3": 0.2})
+    other = figures(**{"regularised": 0.86, "mi-top3": None, "all": 0.94, "not-mi-top3": None})
+    result = compare_control(reference, other, tolerance=0.05)
+    assert [(r["case"], r["match"]) for r in result["rows"]] == [
+        ("regularised", True), ("mi-top3", True), ("not-mi-top3", False), ("all", False)]
+    assert (result["matched"], result["compared"]) == (2, 4)
+    assert compare_control(reference, other, tolerance=0.3)["matched"] == 3  # undefined never matches a number
+    with pytest.raises(SentError, match="lack attribute 'tonic'"):
+        compare_control(reference, {"octave": {}})
+
+
+def test_compare_tool_exits_non_zero_unless_every_figure_matches(tmp_path):
+    a, b, bare = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "bare.json"
+    a.write_text(json.dumps({"control": figures(regularised=0.9, all=1.0)}))
+    b.write_text(json.dumps({"control": figures(regularised=0.7, all=1.0)}))
+    bare.write_text(json.dumps({"id": "x"}))
+    same = run_tool("train-vae", "compare", a, a)
+    assert same.stdout.strip().endswith("2 of 2 figures within 0.05")
+    differ = run_tool("train-vae", "compare", a, b, check=False)
+    assert differ.returncode == 1 and "| tonic | regularised | 0.900 | 0.700 | no |" in differ.stdout
+    assert run_tool("train-vae", "compare", a, b, "--tolerance", 0.25).returncode == 0
+    missing = run_tool("train-vae", "compare", a, bare, check=False)
+    assert missing.returncode == 2 and "no decoder-control figures" in missing.stderr
 
 
 def test_real_model_figures_and_the_control_tool(tiny_model, tmp_path):

@@ -10,7 +10,9 @@ import torch
 from helpers import prepare_repository, run_tool
 from sent import data
 from sent.io import load_npz
-from sent.verify import MISSED, VerifyOptions, rank_keys, rebuild_codes, verified_codes, _lexicographic_argmin
+from sent.errors import SentError
+from sent.verify import (MISSED, SurrogateSearch, VerifyOptions, rank_keys, rebuild_codes, verified_codes,
+                         _lexicographic_argmin)
 
 SCALE, RHYTHM = 2, 3
 
@@ -106,6 +108,94 @@ def test_line_search_along_the_best_move():
     plain = verified_codes(KnownDecoder(), z1, start, RHYTHM, np.array([8]), sent,
                            options=VerifyOptions(scales=(3.0,), line=()))
     assert not plain["reached"][0] and plain["achieved"][0][RHYTHM] == 7
+
+
+class ScaledSpace:
+    """The normalisation of a repository whose codes are KnownDecoder's factor values: codes / 30,
+    attribute values / (their count - 1)."""
+
+    def normalise_z(self, z):
+        return (np.asarray(z) / 30).astype(np.float32)
+
+    def denormalise_z(self, zn):
+        return (np.asarray(zn) * 30).astype(np.float32)
+
+    def normalise_c(self, c, attribute):
+        return (np.asarray(c) / (data.FACTOR_COUNTS[attribute] - 1)).astype(np.float32)
+
+
+class ExactSurrogate(torch.nn.Module):
+    """Predicts attribute g of a normalised code exactly (its factor value, normalised)."""
+
+    def __init__(self, g):
+        super().__init__()
+        self.g = g
+
+    def forward(self, zn):
+        return (zn[:, self.g:self.g + 1] * 30 / (data.FACTOR_COUNTS[self.g] - 1)).clamp(0, 1)
+
+
+def exact_search(steps=(10, 25, 50), attributes=range(9)):
+    return SurrogateSearch(ScaledSpace(), {g: (ExactSurrogate(g), {"width": 1}) for g in attributes}, steps)
+
+
+def test_surrogate_search_reaches_what_no_move_along_sent_does():
+    start = np.array([START, START], dtype=np.int64)
+    z1 = np.zeros((2, 9), dtype=np.float32)
+    z1[:] = START
+    sent = z1.copy()
+    sent[1, RHYTHM] = 8  # row 1: SeNT itself is perfect, so no search runs for it
+    target = np.array([8, 8])
+    options = VerifyOptions(scales=(2.0,), line=(1.5,), search=(10, 25, 50))
+    plain = verified_codes(KnownDecoder(), z1, start, RHYTHM, target, sent, options=VerifyOptions(search=()))
+    assert plain["reached"].tolist() == [False, True] and len(plain["searched"]) == 0
+    result = verified_codes(KnownDecoder(), z1, start, RHYTHM, target, sent, options=options, search=exact_search())
+    assert result["reached"].tolist() == [True, True]
+    assert result["names"][result["candidate"][0]].startswith("search ") and result["candidate"][1] == 0
+    assert result["achieved"][0].tolist() == [*START[:RHYTHM], 8, *START[RHYTHM + 1:]]  # the others kept
+    assert len(result["searched"]) == 1
+    assert np.array_equal(rebuild_codes(z1, sent, {}, result["first"], result["candidate"], options,
+                                        result["searched"]), result["codes"])
+    with pytest.raises(SentError, match="1 verified edits chose a surrogate-search code, but 0 such codes"):
+        rebuild_codes(z1, sent, {}, result["first"], result["candidate"], options)
+    # without the edited attribute's surrogate there is no search; the candidates are as without one
+    no_target = verified_codes(KnownDecoder(), z1, start, RHYTHM, target, sent, options=options,
+                               search=exact_search(attributes=[0, 1]))
+    assert no_target["reached"].tolist() == [False, True] and len(no_target["searched"]) == 0
+
+
+def test_surrogate_search_keeps_the_other_attributes_and_skips_invalid_ones():
+    z1 = np.array([START], dtype=np.float32)
+    wanted = np.array([[*START[:RHYTHM], 12, *START[RHYTHM + 1:]]])
+    wanted_invalid = wanted.copy()
+    wanted_invalid[0, 0] = -1  # tonic invalid: not a target; its surrogate leaves the code's tonic alone
+    for w in (wanted, wanted_invalid):
+        snapshots = exact_search(steps=(50, 200))(z1, w, RHYTHM)
+        assert len(snapshots) == 2 and snapshots[0].shape == z1.shape
+        final = np.round(snapshots[-1][0])
+        assert final[RHYTHM] == 12 and np.array_equal(np.delete(final, RHYTHM), np.delete(z1[0], RHYTHM))
+
+
+def test_surrogates_of_one_shape_are_evaluated_as_one_stack():
+    from sent.traversal import ZtoC
+    from sent.verify import _StackedZtoC
+
+    torch.manual_seed(0)
+    models = [ZtoC(32, 1) for _ in range(3)]
+    z = torch.rand(5, 32) * 2 - 1
+    stacked = _StackedZtoC(models)(z)
+    assert stacked.shape == (3, 5, 1)
+    assert torch.allclose(stacked, torch.stack([m(z) for m in models]), atol=1e-6)
+    # ZtoC networks of two widths and a network of another kind: three groups, one search
+    search = SurrogateSearch(ScaledSpace(), {0: (models[0], {"width": 1}), 1: (models[1], {"width": 1}),
+                                             2: (ZtoC(32, 3), {"width": 3}), 3: (ExactSurrogate(3), {"width": 1})},
+                             steps=(2, 4))
+    assert sorted(len(members) for members, _ in search.groups) == [1, 1, 2]
+    start = np.zeros((4, 32), dtype=np.float32)
+    start[:, :9] = START
+    wanted = np.repeat(np.array([START]), 4, axis=0)
+    snapshots = search(start, wanted, 3)
+    assert len(snapshots) == 2 and all(s.shape == (4, 32) and np.isfinite(s).all() for s in snapshots)
 
 
 @pytest.fixture(scope="module")
@@ -252,12 +342,14 @@ def test_candidate_budget_arguments(scales, line, expected):
 
 def test_candidate_budget_errors(trained_repo, tiny_model, tmp_path):
     for args, message in ((("--scales", "0,2"), "--scales must be greater than 0.0, got 0.0"),
-                          (("--line", "nan"), "--line must be a finite number")):
+                          (("--line", "nan"), "--line must be a finite number"),
+                          (("--search", "25,10"), "--search must be increasing, got 25,10"),
+                          (("--search", "0"), "--search must be at least 1, got 0")):
         proc = run_tool("traverse", 4321, tiny_model, trained_repo, "rhythm_bar1", "--value", 3, "--verify", *args,
                         "--out", tmp_path / "x", check=False)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     few = run_tool("traverse", 4321, tiny_model, trained_repo, "rhythm_bar1", "--value", 3, "--verify",
-                   "--scales", 2, "--line", "", "--min_reconstruction", 0, "--out", tmp_path / "few")
+                   "--scales", 2, "--line", "", "--search", "", "--min_reconstruction", 0, "--out", tmp_path / "few")
     edit = json.loads((tmp_path / "few" / "traverse.json").read_text())["edits"][0]
     assert edit["candidate"] in ("sent", "sent x2", "attribute-vector", "regularised-dimension"), few.stdout
 

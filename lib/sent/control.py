@@ -154,6 +154,23 @@ def model_control(model, test_rows: np.ndarray, pairs: int = 500, attributes=ran
     return out
 
 
+def compare_control(reference: dict, other: dict, tolerance: float = 0.05) -> dict:
+    """Whether `other`'s control figures match `reference`'s: per attribute and case present in
+    both, the two R^2 values and whether they lie within `tolerance` (an undefined R^2 matches only
+    an undefined one). Returns {"rows": [...], "matched": n, "compared": m}."""
+    rows = []
+    for name, fig in reference.items():
+        if name not in other:
+            raise SentError(f"control figures to compare lack attribute {name!r}")
+        for case in CASES:
+            if case not in fig or case not in other[name]:
+                continue
+            a, b = fig[case]["r2"], other[name][case]["r2"]
+            match = (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= tolerance)
+            rows.append({"attribute": name, "case": case, "reference": a, "other": b, "match": match})
+    return {"rows": rows, "matched": sum(r["match"] for r in rows), "compared": len(rows)}
+
+
 def _text(x: float | None) -> str:
     return "–" if x is None else f"{x:.2f}"
 

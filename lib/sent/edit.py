@@ -14,7 +14,7 @@ from sent.music import read_midi_tokens
 from sent.repository import Repository
 from sent.baselines import Mover, applicable
 from sent.traversal import attribute_width, encode_attribute, load_sent
-from sent.verify import VerifyOptions, moved_attributes, verified_codes
+from sent.verify import SurrogateSearch, VerifyOptions, moved_attributes, verified_codes
 
 
 def melody_tokens(melody) -> np.ndarray:
@@ -55,6 +55,7 @@ class Editor:
         self.mover = Mover(repo, attribute) if verify is not None else None
         self.proposal_methods = [m for m in ("attribute-vector", "regularised-dimension")
                                  if applicable(m, repo)]
+        self.search = SurrogateSearch.of(repo, verify.search) if verify is not None else None
 
     @torch.no_grad()
     def sent_codes(self, z: np.ndarray, start_values, target_values) -> np.ndarray:
@@ -94,7 +95,7 @@ class Editor:
             sent_attrs = extract_attributes(edited)
             starts = np.repeat(start_attrs[None], len(values), axis=0)
             result = verified_codes(self.vae, z1, starts, k, values, codes, self.proposals(z1, starts[:, k], values),
-                                    self.verify)
+                                    self.verify, search=self.search)
             names = [result["names"][i] for i in result["candidate"]]
             edited = self.vae.decode_tokens(torch.as_tensor(result["codes"], dtype=torch.float32)).numpy()
         achieved_all = extract_attributes(edited)
@@ -214,7 +215,7 @@ def edit_item(repo: Repository, vae, card: dict, index: int, attribute: int, tar
     if verify is not None:
         proposals = editor.proposals(z1, start[k:k + 1], target)
         achieved["verified"] = verified_codes(vae, z1, start[None], k, target, sent, proposals, verify,
-                                              judge)["achieved"][0]
+                                              judge, search=editor.search)["achieved"][0]
     others = [g for g in range(len(start)) if g != k]
     methods = {}
     for method, a in achieved.items():

@@ -49,7 +49,7 @@ def edit_two(editors: dict, k1: int, k2: int, ij: np.ndarray):
     def verified_step(k, z, keep):
         editor = editors[k]
         return verified_codes(vae, z, keep, k, requested[:, k], editor.sent_codes(z, a1[:, k], requested[:, k]),
-                              editor.proposals(z, a1[:, k], requested[:, k]), editor.verify)
+                              editor.proposals(z, a1[:, k], requested[:, k]), editor.verify, search=editor.search)
 
     after_first = a1.copy()
     after_first[:, k1] = requested[:, k1]  # what step 2 must keep: k1 as requested, the rest as at the start

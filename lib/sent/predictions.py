@@ -123,7 +123,7 @@ def _verified_codes(repo: Repository, attribute: int, npz: Path, arrays: dict) -
     proposals = {str(m): mover.codes(str(m), z1, a1[:, attribute], a2[:, attribute]) for m in arrays["proposals"]}
     options = VerifyOptions(tuple(float(s) for s in arrays["scales"]), tuple(float(s) for s in arrays["line"]))
     return rebuild_codes(z1, read_codes(repo, attribute, "sent"), proposals, arrays["first"], arrays["candidate"],
-                         options)
+                         options, arrays.get("searched"))
 
 
 def target_codes(repo: Repository, attribute: int) -> np.ndarray:

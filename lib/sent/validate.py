@@ -67,6 +67,17 @@ def positive_reals(name: str, value) -> tuple[float, ...]:
     return tuple(real(name, v, above=0.0) for v in values)
 
 
+def increasing_wholes(name: str, value) -> tuple[int, ...]:
+    """A comma-separated list (fire gives a tuple, or one number) of increasing whole numbers >= 1;
+    "" is none."""
+    if isinstance(value, str) and not value.strip():
+        return ()
+    values = tuple(size(name, v) for v in (value if isinstance(value, (tuple, list)) else (value,)))
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise SentError(f"--{name} must be increasing, got {','.join(map(str, values))}")
+    return values
+
+
 def _within(name: str, value, minimum, maximum):
     if minimum is not None and value < minimum:
         raise SentError(f"--{name} must be at least {minimum}, got {value}")

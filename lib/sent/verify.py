@@ -6,7 +6,11 @@ candidate codes are decoded in one batch and scored with the exact attribute ext
 - further proposals (in `evaluate` and `traverse`: attribute-vector and, where defined,
   regularised-dimension codes);
 - then, for edits whose best candidate is not perfect, a short line search along that
-  candidate's move: z1 + s (z_best - z1) for each s in `line`.
+  candidate's move: z1 + s (z_best - z1) for each s in `line`;
+- then, for edits still not perfect, a search with the repository's surrogates (z -> attribute,
+  the networks train-zc fits for SeNT's loss): gradient steps on the best code so far until the
+  surrogates predict the requested value and the kept ones; the codes after each of `search`
+  steps are candidates (SurrogateSearch).
 The candidate returned reaches t, changes the fewest other attributes, changes them least (sum of
 |value change| / value range), and lies nearest z1, in that order. When none reaches t, the one
 nearest t by the same order is returned, flagged as not reached. The extractor is part of the
@@ -21,32 +25,124 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import torch
 
+from sent.errors import SentError
 from sent.plugin import Plugin, invalid, load_plugin
-from sent.traversal import decode_attributes
+from sent.traversal import ZtoC, decode_attributes, encode_attribute, load_zc
 
 MISSED = 10_000  # distance to the requested value of an invalid (undecodable) attribute
 
 
 @dataclasses.dataclass(frozen=True)
 class VerifyOptions:
-    """The candidate budget: scales of SeNT's move, and of the best candidate's move in the search."""
+    """The candidate budget: scales of SeNT's move, of the best candidate's move in the line
+    search, and the surrogate-search steps after which a code is a candidate."""
     scales: tuple[float, ...] = (0.5, 1.5, 2.0, 3.0)
     line: tuple[float, ...] = (0.75, 1.25, 1.75, 2.5)
+    search: tuple[int, ...] = (10, 25, 50)
 
     @classmethod
-    def from_arguments(cls, scales=None, line=None) -> "VerifyOptions":
-        """From the tools' --scales and --line (comma-separated; defaults where None)."""
+    def from_arguments(cls, scales=None, line=None, search=None) -> "VerifyOptions":
+        """From the tools' --scales, --line and --search (comma-separated; defaults where None)."""
         from sent import validate
 
         default = cls()
         return cls(default.scales if scales is None else validate.positive_reals("scales", scales),
-                   default.line if line is None else validate.positive_reals("line", line))
+                   default.line if line is None else validate.positive_reals("line", line),
+                   default.search if search is None else validate.increasing_wholes("search", search))
 
     @property
     def budget(self) -> int:
         """Decoded candidates per edit at most, besides the extra proposals."""
-        return 1 + len(self.scales) + len(self.line)
+        return 1 + len(self.scales) + len(self.line) + len(self.search)
+
+
+class _StackedZtoC:
+    """ZtoC surrogates of one shape evaluated as one network: each layer one batched matmul for all
+    of them (a search step on a single edit is otherwise dominated by per-layer call overhead)."""
+
+    def __init__(self, models):
+        layers = [[m for m in model.net if isinstance(m, torch.nn.Linear)] for model in models]
+        self.weights = [torch.stack([ls[i].weight.detach().T for ls in layers]) for i in range(len(layers[0]))]
+        self.biases = [torch.stack([ls[i].bias.detach() for ls in layers]).unsqueeze(1) for i in range(len(layers[0]))]
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        """N x D codes -> G x N x width predictions."""
+        h = z.unsqueeze(0).expand(len(self.weights[0]), -1, -1)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            h = torch.relu(h) if i < len(self.weights) - 1 else torch.sigmoid(h)
+        return h
+
+
+def _shape(model) -> tuple | None:
+    """What ZtoC networks must share to be stacked (None: not a ZtoC, evaluated on its own)."""
+    if not isinstance(model, ZtoC):
+        return None
+    return tuple(tuple(m.weight.shape) for m in model.net if isinstance(m, torch.nn.Linear))
+
+
+class SurrogateSearch:
+    """Candidate codes from the repository's surrogates (one per attribute that has one): Adam
+    steps on a code in SeNT's normalised space [-1, 1]^D, minimising the surrogates' squared error
+    to the requested value (weighted TARGET_WEIGHT) and to every kept value. The surrogates were
+    fitted on encoder codes, which carry each attribute in several dims, so the search may move
+    dims SeNT's 3 do not; the decoder and the extractor still judge every code it proposes."""
+
+    LR = 0.03
+    TARGET_WEIGHT = 5.0
+
+    def __init__(self, repo, surrogates: dict, steps):
+        """surrogates: attribute -> (network, its meta with "width")."""
+        self.repo, self.steps = repo, tuple(steps)
+        self.widths = {g: meta["width"] for g, (_, meta) in surrogates.items()}
+        groups: dict = {}
+        for g, (model, _) in surrogates.items():
+            shape = _shape(model)
+            groups.setdefault(g if shape is None else shape, []).append(g)
+        self.groups = [(members, _StackedZtoC([surrogates[g][0] for g in members])
+                        if _shape(surrogates[members[0]][0]) else lambda z, m=surrogates[members[0]][0]: m(z)[None])
+                       for members in groups.values()]
+
+    @classmethod
+    def of(cls, repo, steps) -> "SurrogateSearch | None":
+        """The search over every surrogate the repository holds; None without steps or surrogates."""
+        present = [g for g in range(len(repo.names)) if repo.path(f"sent_ZC_{g}.model").is_file()]
+        if not steps or not present:
+            return None
+        return cls(repo, {g: load_zc(repo, g) for g in present}, steps)
+
+    def __call__(self, codes: np.ndarray, wanted: np.ndarray, attribute: int) -> list[np.ndarray]:
+        """Raw codes after each of self.steps steps from raw `codes` (N x D), towards attributes
+        `wanted` (N x F; invalid values are not targets). [] without a surrogate of `attribute`."""
+        if attribute not in self.widths or not len(codes):
+            return []
+        terms = []  # per group: its networks, targets (G x N x width), weights (G x N)
+        for members, network in self.groups:
+            targets, weights = [], []
+            for g in members:
+                valid = ~invalid(wanted[:, g])
+                c = self.repo.normalise_c(np.where(valid, wanted[:, g], 0).astype(np.float64), g)
+                targets.append(encode_attribute(torch.as_tensor(c), self.widths[g]))
+                weights.append(torch.as_tensor((self.TARGET_WEIGHT if g == attribute else 1.0) * valid,
+                                               dtype=torch.float32))
+            terms.append((network, torch.stack(targets), torch.stack(weights)))
+        z = torch.as_tensor(self.repo.normalise_z(codes)).requires_grad_(True)
+        optimiser = torch.optim.Adam([z], lr=self.LR)
+        snapshots = []
+        with torch.enable_grad():  # callers decode under no_grad
+            for step in range(1, max(self.steps) + 1):
+                loss = sum((weight * ((network(z) - target) ** 2).sum(dim=2)).sum()
+                           for network, target, weight in terms)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                with torch.no_grad():
+                    z.clamp_(-1, 1)
+                if step in self.steps:
+                    snapshots.append(self.repo.denormalise_z(z.detach().numpy().copy()))
+        return snapshots
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,13 +227,16 @@ def _choose(codes, achieved, start, attribute, target, z1, judge):
 
 def verified_codes(vae, z1: np.ndarray, start: np.ndarray, attribute: int, target: np.ndarray,
                    sent_codes: np.ndarray, proposals: dict[str, np.ndarray] | None = None,
-                   options: VerifyOptions = VerifyOptions(), judge: Judge | None = None) -> dict:
+                   options: VerifyOptions = VerifyOptions(), judge: Judge | None = None,
+                   search: SurrogateSearch | None = None) -> dict:
     """Verified edits of raw codes z1 (N x D) whose items have attributes `start` (N x F), to
     value `target` (N) of `attribute`. `sent_codes` (N x D): SeNT's raw codes; `proposals`: name ->
-    further raw codes (N x D); `judge`: the plug-in and its comparisons (default: dMelodies).
+    further raw codes (N x D); `judge`: the plug-in and its comparisons (default: dMelodies);
+    `search`: the surrogate search (options.search steps; none without it).
     Returns codes (N x D), achieved (N x F), reached (N, bool), candidate (N, index into `names`,
-    the candidates' labels) and first (N, the first round's best, whose move the line search
-    follows): with the inputs, enough for rebuild_codes."""
+    the candidates' labels), first (N, the first round's best, whose move the line search
+    follows) and searched (the codes of the edits a search step won, in row order): with the
+    inputs, enough for rebuild_codes."""
     judge = judge or Judge.builtin()
     z1 = np.asarray(z1, dtype=np.float32)
     start, target = np.asarray(start, dtype=judge.dtype), np.asarray(target, dtype=judge.dtype).reshape(-1)
@@ -167,16 +266,46 @@ def verified_codes(vae, z1: np.ndarray, start: np.ndarray, attribute: int, targe
         candidate[todo] = sub_best  # indices >= c are line steps
         names = names + [f"line x{s:g}" for s in options.line]
     else:
-        chosen_codes, chosen_achieved, candidate = codes[rows, best], achieved[rows, best], best
+        chosen_codes, chosen_achieved, candidate = codes[rows, best].copy(), achieved[rows, best].copy(), best.copy()
+    searched_from = len(names)
+    if search is not None and options.search:
+        _search_stage(vae, search, z1, start, attribute, target, judge, chosen_codes, chosen_achieved, candidate,
+                      searched_from)
+        names = names + [f"search {s}" for s in options.search]
     return {"codes": chosen_codes, "achieved": chosen_achieved,
             "reached": judge.reached(chosen_achieved, attribute, target),
-            "candidate": candidate, "first": best, "names": names}
+            "candidate": candidate, "first": best, "names": names,
+            "searched": chosen_codes[candidate >= searched_from]}
+
+
+def _search_stage(vae, search, z1, start, attribute, target, judge, codes, achieved, candidate, offset) -> None:
+    """Surrogate-search candidates for the edits whose chosen code is not perfect; where one wins,
+    codes, achieved and candidate (offset + its step's index) are updated in place."""
+    keys = rank_keys(achieved[:, None], start, attribute, target, codes[:, None], z1, judge)
+    todo = np.flatnonzero((keys[0][:, 0] > 0) | (keys[1][:, 0] > 0))
+    wanted = start[todo].copy()
+    wanted[:, attribute] = target[todo]
+    snapshots = search(codes[todo], wanted, attribute)
+    if not snapshots:
+        return
+    both = np.stack([codes[todo], *snapshots], axis=1)  # T x (1 + S) x D, the chosen code first
+    t, c, d = both.shape
+    both_achieved = np.concatenate(
+        [achieved[todo, None], decode_attributes(vae, both[:, 1:].reshape(-1, d), plugin=judge.plugin).reshape(
+            t, c - 1, -1)], axis=1)
+    sub_best, _ = _choose(both, both_achieved, start[todo], attribute, target[todo], z1[todo], judge)
+    won = sub_best > 0
+    rows = todo[won]
+    codes[rows] = both[won, sub_best[won]]
+    achieved[rows] = both_achieved[won, sub_best[won]]
+    candidate[rows] = offset + sub_best[won] - 1
 
 
 def rebuild_codes(z1: np.ndarray, sent_codes: np.ndarray, proposals: dict[str, np.ndarray], first: np.ndarray,
-                  candidate: np.ndarray, options: VerifyOptions) -> np.ndarray:
+                  candidate: np.ndarray, options: VerifyOptions, searched: np.ndarray | None = None) -> np.ndarray:
     """The codes verified_codes chose, from its inputs and its choices (candidate, first), by the
-    same float32 operations: so a verified method need not store its codes."""
+    same float32 operations, and the codes the surrogate search won (`searched`, stored: a
+    gradient search is not worth repeating): so a verified method need not store all its codes."""
     z1 = np.asarray(z1, dtype=np.float32)
     move = np.asarray(sent_codes, dtype=np.float32) - z1
     round1 = np.stack([z1 + move, *(z1 + s * move for s in options.scales),
@@ -187,6 +316,12 @@ def rebuild_codes(z1: np.ndarray, sent_codes: np.ndarray, proposals: dict[str, n
     for step, s in enumerate(options.line):
         on = candidate == c + step
         codes[on] = z1[on] + s * (round1[rows[on], first[on]] - z1[on])
+    by_search = candidate >= c + len(options.line)
+    if by_search.any():
+        if searched is None or len(searched) != by_search.sum():
+            raise SentError(f"{by_search.sum()} verified edits chose a surrogate-search code, but "
+                            f"{0 if searched is None else len(searched)} such codes are stored")
+        codes[by_search] = searched
     return codes
 
 
