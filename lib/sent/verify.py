@@ -83,6 +83,14 @@ def _shape(model) -> tuple | None:
     return tuple(tuple(m.weight.shape) for m in model.net if isinstance(m, torch.nn.Linear))
 
 
+def _network(models):
+    """One callable (N x D -> G x N x width) for a group: stacked ZtoC networks, or one other network."""
+    if _shape(models[0]) is not None:
+        return _StackedZtoC(models)
+    (model,) = models
+    return lambda z: model(z)[None]
+
+
 class SurrogateSearch:
     """Candidate codes from the repository's surrogates (one per attribute that has one): Adam
     steps on a code in SeNT's normalised space [-1, 1]^D, minimising the surrogates' squared error
@@ -101,9 +109,7 @@ class SurrogateSearch:
         for g, (model, _) in surrogates.items():
             shape = _shape(model)
             groups.setdefault(g if shape is None else shape, []).append(g)
-        self.groups = [(members, _StackedZtoC([surrogates[g][0] for g in members])
-                        if _shape(surrogates[members[0]][0]) else lambda z, m=surrogates[members[0]][0]: m(z)[None])
-                       for members in groups.values()]
+        self.groups = [(members, _network([surrogates[g][0] for g in members])) for members in groups.values()]
 
     @classmethod
     def of(cls, repo, steps) -> "SurrogateSearch | None":
