@@ -8,9 +8,9 @@ candidate codes are decoded in one batch and scored with the exact attribute ext
 - then, for edits whose best candidate is not perfect, a short line search along that
   candidate's move: z1 + s (z_best - z1) for each s in `line`;
 - then, for edits still not perfect, a search with the repository's surrogates (z -> attribute,
-  the networks train-zc fits for SeNT's loss): gradient steps on the best code so far until the
-  surrogates predict the requested value and the kept ones; the codes after each of `search`
-  steps are candidates (SurrogateSearch).
+  the networks train-zc fits for SeNT's loss): a fixed number of gradient steps from the best
+  code so far towards codes the surrogates predict to have the requested value and the kept ones;
+  the codes after each of `search` steps are candidates (SurrogateSearch).
 The candidate returned reaches t, changes the fewest other attributes, changes them least (sum of
 |value change| / value range), and lies nearest z1, in that order. When none reaches t, the one
 nearest t by the same order is returned, flagged as not reached. The extractor is part of the
