@@ -135,8 +135,8 @@ class ExactSurrogate(torch.nn.Module):
         return (zn[:, self.g:self.g + 1] * 30 / (data.FACTOR_COUNTS[self.g] - 1)).clamp(0, 1)
 
 
-def exact_search(steps=(10, 25, 50), attributes=range(9)):
-    return SurrogateSearch(ScaledSpace(), {g: (ExactSurrogate(g), {"width": 1}) for g in attributes}, steps)
+def exact_search(attributes=range(9)):
+    return SurrogateSearch(ScaledSpace(), {g: (ExactSurrogate(g), {"width": 1}) for g in attributes})
 
 
 def test_surrogate_search_reaches_what_no_move_along_sent_does():
@@ -170,7 +170,7 @@ def test_surrogate_search_keeps_the_other_attributes_and_skips_invalid_ones():
     wanted_invalid = wanted.copy()
     wanted_invalid[0, 0] = -1  # tonic invalid: not a target; its surrogate leaves the code's tonic alone
     for w in (wanted, wanted_invalid):
-        snapshots = exact_search(steps=(50, 200))(z1, w, RHYTHM)
+        snapshots = exact_search()(z1, w, RHYTHM, (50, 200))
         assert len(snapshots) == 2 and snapshots[0].shape == z1.shape
         final = np.round(snapshots[-1][0])
         assert final[RHYTHM] == 12 and np.array_equal(np.delete(final, RHYTHM), np.delete(z1[0], RHYTHM))
@@ -188,13 +188,12 @@ def test_surrogates_of_one_shape_are_evaluated_as_one_stack():
     assert torch.allclose(stacked, torch.stack([m(z) for m in models]), atol=1e-6)
     # ZtoC networks of two widths and a network of another kind: three groups, one search
     search = SurrogateSearch(ScaledSpace(), {0: (models[0], {"width": 1}), 1: (models[1], {"width": 1}),
-                                             2: (ZtoC(32, 3), {"width": 3}), 3: (ExactSurrogate(3), {"width": 1})},
-                             steps=(2, 4))
+                                             2: (ZtoC(32, 3), {"width": 3}), 3: (ExactSurrogate(3), {"width": 1})})
     assert sorted(len(members) for members, _ in search.groups) == [1, 1, 2]
     start = np.zeros((4, 32), dtype=np.float32)
     start[:, :9] = START
     wanted = np.repeat(np.array([START]), 4, axis=0)
-    snapshots = search(start, wanted, 3)
+    snapshots = search(start, wanted, 3, (2, 4))
     assert len(snapshots) == 2 and all(s.shape == (4, 32) and np.isfinite(s).all() for s in snapshots)
 
 

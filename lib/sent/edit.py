@@ -55,7 +55,7 @@ class Editor:
         self.mover = Mover(repo, attribute) if verify is not None else None
         self.proposal_methods = [m for m in ("attribute-vector", "regularised-dimension")
                                  if applicable(m, repo)]
-        self.search = SurrogateSearch.of(repo, verify.search) if verify is not None else None
+        self.search = SurrogateSearch.of(repo) if verify is not None and verify.search else None
 
     @torch.no_grad()
     def sent_codes(self, z: np.ndarray, start_values, target_values) -> np.ndarray:

@@ -101,9 +101,9 @@ class SurrogateSearch:
     LR = 0.03
     TARGET_WEIGHT = 5.0
 
-    def __init__(self, repo, surrogates: dict, steps):
+    def __init__(self, repo, surrogates: dict):
         """surrogates: attribute -> (network, its meta with "width")."""
-        self.repo, self.steps = repo, tuple(steps)
+        self.repo = repo
         self.widths = {g: meta["width"] for g, (_, meta) in surrogates.items()}
         groups: dict = {}
         for g, (model, _) in surrogates.items():
@@ -112,17 +112,16 @@ class SurrogateSearch:
         self.groups = [(members, _network([surrogates[g][0] for g in members])) for members in groups.values()]
 
     @classmethod
-    def of(cls, repo, steps) -> "SurrogateSearch | None":
-        """The search over every surrogate the repository holds; None without steps or surrogates."""
+    def of(cls, repo) -> "SurrogateSearch | None":
+        """The search over every surrogate the repository holds; None without surrogates."""
         present = [g for g in range(len(repo.names)) if repo.path(f"sent_ZC_{g}.model").is_file()]
-        if not steps or not present:
-            return None
-        return cls(repo, {g: load_zc(repo, g) for g in present}, steps)
+        return cls(repo, {g: load_zc(repo, g) for g in present}) if present else None
 
-    def __call__(self, codes: np.ndarray, wanted: np.ndarray, attribute: int) -> list[np.ndarray]:
-        """Raw codes after each of self.steps steps from raw `codes` (N x D), towards attributes
-        `wanted` (N x F; invalid values are not targets). [] without a surrogate of `attribute`."""
-        if attribute not in self.widths or not len(codes):
+    def __call__(self, codes: np.ndarray, wanted: np.ndarray, attribute: int, steps) -> list[np.ndarray]:
+        """Raw codes after each of `steps` (increasing) Adam steps from raw `codes` (N x D), towards
+        attributes `wanted` (N x F; invalid values are not targets). [] without a surrogate of
+        `attribute` or without steps."""
+        if attribute not in self.widths or not len(codes) or not len(steps):
             return []
         terms = []  # per group: its networks, targets (G x N x width), weights (G x N)
         for members, network in self.groups:
@@ -138,7 +137,7 @@ class SurrogateSearch:
         optimiser = torch.optim.Adam([z], lr=self.LR)
         snapshots = []
         with torch.enable_grad():  # callers decode under no_grad
-            for step in range(1, max(self.steps) + 1):
+            for step in range(1, max(steps) + 1):
                 loss = sum((weight * ((network(z) - target) ** 2).sum(dim=2)).sum()
                            for network, target, weight in terms)
                 optimiser.zero_grad()
@@ -146,7 +145,7 @@ class SurrogateSearch:
                 optimiser.step()
                 with torch.no_grad():
                     z.clamp_(-1, 1)
-                if step in self.steps:
+                if step in steps:
                     snapshots.append(self.repo.denormalise_z(z.detach().numpy().copy()))
         return snapshots
 
@@ -223,12 +222,31 @@ def rank_keys(achieved: np.ndarray, start: np.ndarray, attribute: int, target: n
     return [miss, changed.sum(axis=2).astype(np.float64), size.sum(axis=2), distance]
 
 
-def _choose(codes, achieved, start, attribute, target, z1, judge):
-    keys = rank_keys(achieved, start, attribute, target, codes, z1, judge)
-    best = _lexicographic_argmin(keys)
-    rows = np.arange(len(best))
-    perfect = (keys[0][rows, best] == 0) & (keys[1][rows, best] == 0)
-    return best, perfect
+def _choose(codes, achieved, start, attribute, target, z1, judge) -> np.ndarray:
+    """Per edit, the index of its best candidate (codes N x C x D, achieved N x C x F)."""
+    return _lexicographic_argmin(rank_keys(achieved, start, attribute, target, codes, z1, judge))
+
+
+def _imperfect(chosen: dict, start, attribute, target, z1, judge) -> np.ndarray:
+    """Rows whose chosen code misses the requested value or changes another attribute."""
+    keys = rank_keys(chosen["achieved"][:, None], start, attribute, target, chosen["codes"][:, None], z1, judge)
+    return np.flatnonzero((keys[0][:, 0] > 0) | (keys[1][:, 0] > 0))
+
+
+def _refine(vae, chosen: dict, rows, extras: np.ndarray, offset: int, start, attribute, target, z1, judge) -> None:
+    """Decode `extras` (len(rows) x E x D, further candidates for edits `rows`); where one beats the
+    edit's chosen code, it becomes the chosen one (chosen's codes, achieved and candidate, offset +
+    its index, are updated in place). Ties go to the code chosen before."""
+    r, e, d = extras.shape
+    extra_achieved = decode_attributes(vae, extras.reshape(r * e, d), plugin=judge.plugin).reshape(r, e, -1)
+    both = np.concatenate([chosen["codes"][rows, None], extras], axis=1)
+    both_achieved = np.concatenate([chosen["achieved"][rows, None], extra_achieved], axis=1)
+    sub_best = _choose(both, both_achieved, start[rows], attribute, target[rows], z1[rows], judge)
+    won = sub_best > 0
+    winners = rows[won]
+    chosen["codes"][winners] = both[won, sub_best[won]]
+    chosen["achieved"][winners] = both_achieved[won, sub_best[won]]
+    chosen["candidate"][winners] = offset + sub_best[won] - 1
 
 
 def verified_codes(vae, z1: np.ndarray, start: np.ndarray, attribute: int, target: np.ndarray,
@@ -238,7 +256,7 @@ def verified_codes(vae, z1: np.ndarray, start: np.ndarray, attribute: int, targe
     """Verified edits of raw codes z1 (N x D) whose items have attributes `start` (N x F), to
     value `target` (N) of `attribute`. `sent_codes` (N x D): SeNT's raw codes; `proposals`: name ->
     further raw codes (N x D); `judge`: the plug-in and its comparisons (default: dMelodies);
-    `search`: the surrogate search (options.search steps; none without it).
+    `search`: the surrogates, searched for options.search steps (no search without it).
     Returns codes (N x D), achieved (N x F), reached (N, bool), candidate (N, index into `names`,
     the candidates' labels), first (N, the first round's best, whose move the line search
     follows) and searched (the codes of the edits a search step won, in row order): with the
@@ -253,58 +271,31 @@ def verified_codes(vae, z1: np.ndarray, start: np.ndarray, attribute: int, targe
     codes = np.stack(candidates, axis=1)  # N x C x D
     n, c, d = codes.shape
     achieved = decode_attributes(vae, codes.reshape(n * c, d), plugin=judge.plugin).reshape(n, c, -1)
-    best, perfect = _choose(codes, achieved, start, attribute, target, z1, judge)
-
+    first = _choose(codes, achieved, start, attribute, target, z1, judge)
     rows = np.arange(n)
-    if options.line and not perfect.all():
-        todo = np.flatnonzero(~perfect)
-        direction = codes[todo, best[todo]] - z1[todo]
+    chosen = {"codes": codes[rows, first], "achieved": achieved[rows, first], "candidate": first.copy()}
+    context = (start, attribute, target, z1, judge)
+
+    todo = _imperfect(chosen, *context)
+    if options.line and len(todo):
+        direction = chosen["codes"][todo] - z1[todo]
         line = np.stack([z1[todo] + s * direction for s in options.line], axis=1)  # T x L x D
-        line_achieved = decode_attributes(vae, line.reshape(-1, d), plugin=judge.plugin).reshape(
-            len(todo), len(options.line), -1)
-        both_codes = np.concatenate([codes[todo], line], axis=1)
-        both_achieved = np.concatenate([achieved[todo], line_achieved], axis=1)
-        sub_best, _ = _choose(both_codes, both_achieved, start[todo], attribute, target[todo], z1[todo], judge)
-        chosen_codes, chosen_achieved = codes[rows, best].copy(), achieved[rows, best].copy()
-        chosen_codes[todo] = both_codes[np.arange(len(todo)), sub_best]
-        chosen_achieved[todo] = both_achieved[np.arange(len(todo)), sub_best]
-        candidate = best.copy()
-        candidate[todo] = sub_best  # indices >= c are line steps
-        names = names + [f"line x{s:g}" for s in options.line]
-    else:
-        chosen_codes, chosen_achieved, candidate = codes[rows, best].copy(), achieved[rows, best].copy(), best.copy()
+        _refine(vae, chosen, todo, line, len(names), *context)
+    names += [f"line x{s:g}" for s in options.line]
+
     searched_from = len(names)
     if search is not None and options.search:
-        _search_stage(vae, search, z1, start, attribute, target, judge, chosen_codes, chosen_achieved, candidate,
-                      searched_from)
-        names = names + [f"search {s}" for s in options.search]
-    return {"codes": chosen_codes, "achieved": chosen_achieved,
-            "reached": judge.reached(chosen_achieved, attribute, target),
-            "candidate": candidate, "first": best, "names": names,
-            "searched": chosen_codes[candidate >= searched_from]}
-
-
-def _search_stage(vae, search, z1, start, attribute, target, judge, codes, achieved, candidate, offset) -> None:
-    """Surrogate-search candidates for the edits whose chosen code is not perfect; where one wins,
-    codes, achieved and candidate (offset + its step's index) are updated in place."""
-    keys = rank_keys(achieved[:, None], start, attribute, target, codes[:, None], z1, judge)
-    todo = np.flatnonzero((keys[0][:, 0] > 0) | (keys[1][:, 0] > 0))
-    wanted = start[todo].copy()
-    wanted[:, attribute] = target[todo]
-    snapshots = search(codes[todo], wanted, attribute)
-    if not snapshots:
-        return
-    both = np.stack([codes[todo], *snapshots], axis=1)  # T x (1 + S) x D, the chosen code first
-    t, c, d = both.shape
-    both_achieved = np.concatenate(
-        [achieved[todo, None], decode_attributes(vae, both[:, 1:].reshape(-1, d), plugin=judge.plugin).reshape(
-            t, c - 1, -1)], axis=1)
-    sub_best, _ = _choose(both, both_achieved, start[todo], attribute, target[todo], z1[todo], judge)
-    won = sub_best > 0
-    rows = todo[won]
-    codes[rows] = both[won, sub_best[won]]
-    achieved[rows] = both_achieved[won, sub_best[won]]
-    candidate[rows] = offset + sub_best[won] - 1
+        todo = _imperfect(chosen, *context)
+        wanted = start[todo].copy()
+        wanted[:, attribute] = target[todo]
+        snapshots = search(chosen["codes"][todo], wanted, attribute, options.search)
+        if snapshots:
+            _refine(vae, chosen, todo, np.stack(snapshots, axis=1), searched_from, *context)
+        names += [f"search {s}" for s in options.search]
+    return {"codes": chosen["codes"], "achieved": chosen["achieved"],
+            "reached": judge.reached(chosen["achieved"], attribute, target),
+            "candidate": chosen["candidate"], "first": first, "names": names,
+            "searched": chosen["codes"][chosen["candidate"] >= searched_from]}
 
 
 def rebuild_codes(z1: np.ndarray, sent_codes: np.ndarray, proposals: dict[str, np.ndarray], first: np.ndarray,
