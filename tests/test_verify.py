@@ -1,6 +1,7 @@
 """Verified edits: candidate selection on hand-built cases, a decoder whose answer is known, and
 the tools (evaluate --verify, traverse --verify) on a real tiny model."""
 
+import csv
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ from helpers import prepare_repository, run_tool
 from sent import data
 from sent.io import load_npz
 from sent.errors import SentError
-from sent.verify import (MISSED, SurrogateSearch, VerifyOptions, rank_keys, rebuild_codes, verified_codes,
+from sent.verify import (MISSED, Judge, SurrogateSearch, VerifyOptions, rank_keys, rebuild_codes, verified_codes,
                          _lexicographic_argmin)
 
 SCALE, RHYTHM = 2, 3
@@ -234,7 +235,16 @@ def test_evaluate_verify_never_reaches_less_than_sent(trained_repo, tiny_model, 
     run_tool("perform", "tables", trained_repo, "--out", tmp_path)
     header = (tmp_path / "baselines.csv").read_text().splitlines()[0]
     assert header.startswith("setting,attribute,sent_r2,sent_valid,verified_r2,verified_valid,identity_r2")
-    assert header.endswith(",sent_untargeted,verified_untargeted")
+    assert ",sent_untargeted,verified_untargeted,sent_success,verified_success,identity_success," in header
+    # success = the value reached and no other attribute moved, by the judge's own comparisons (the
+    # tiny model moves another attribute in nearly every edit; test_metrics has hand-made cases)
+    row = next(csv.DictReader((tmp_path / "baselines.csv").open()))
+    _, a1, _, a2 = Repository(trained_repo).raw_pairs(RHYTHM, "test")
+    judge, others = Judge.builtin(), [g for g in range(9) if g != RHYTHM]
+    achieved = verified["achieved"]
+    kept = judge.reached(achieved, RHYTHM, a2[:, RHYTHM]) & ~judge.changed(a1[:, others], achieved[:, others],
+                                                                          others).any(axis=1)
+    assert abs(float(row["verified_success"]) - kept.mean()) < 1e-6
 
 
 def test_traverse_verify_reports_both_methods(trained_repo, tiny_model, tmp_path):

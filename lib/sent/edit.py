@@ -14,7 +14,7 @@ from sent.music import read_midi_tokens
 from sent.repository import Repository
 from sent.baselines import Mover, applicable
 from sent.traversal import attribute_width, encode_attribute, load_sent
-from sent.verify import SurrogateSearch, VerifyOptions, moved_attributes, verified_codes
+from sent.verify import DEFAULT_TOLERANCE, SurrogateSearch, VerifyOptions, moved_attributes, verified_codes
 
 
 def melody_tokens(melody) -> np.ndarray:
@@ -191,7 +191,7 @@ def plugin_value(repo: Repository, attribute: int, value) -> float:
 
 
 def edit_item(repo: Repository, vae, card: dict, index: int, attribute: int, target,
-              verify: VerifyOptions | None = None, tolerance: float = 0.05) -> dict:
+              verify: VerifyOptions | None = None, tolerance: float = DEFAULT_TOLERANCE) -> dict:
     """A plug-in's test item `index` (its posterior mean) moved to `target` of `attribute`, by
     SeNT and (with `verify`) verified: per method the achieved attributes, whether the value was
     reached (within `tolerance` of the range for a continuous attribute) and what else moved."""

@@ -1,4 +1,5 @@
-"""SeNT performance measures (spec step 8): R^2, valid fraction, target and untargeted errors.
+"""SeNT performance measures (spec step 8): R^2, valid fraction, target and untargeted errors;
+and, not in the paper, success: the fraction of edits that do exactly what was asked.
 
 A prediction is valid when its target attribute decodes to a value (not -1, or NaN for a
 continuous attribute). R^2 is
@@ -19,6 +20,7 @@ from sent.plugin import invalid
 from sent.repository import Repository
 from sent.baselines import BASELINES
 from sent.predictions import METHODS, has_predictions, predictions_dir, read_achieved, read_codes, target_codes
+from sent.verify import DEFAULT_TOLERANCE, Judge
 
 
 def pair_attributes(repo: Repository, attribute: int):
@@ -27,10 +29,13 @@ def pair_attributes(repo: Repository, attribute: int):
     return a1, a2
 
 
-def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: int, zp=None, z2=None) -> dict:
+def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: int, zp=None, z2=None,
+           tolerances=None) -> dict:
     """Measures for one target attribute from the attributes of start (a1), target (a2) and
     achieved (ap, invalid marked as sent.plugin.invalid says) items, each (N, K); normalised by
-    f_range ([min list, max list])."""
+    f_range ([min list, max list]). "success": the fraction of edits that reach the target value
+    and change no other attribute valid at the start, each within `tolerances` (K, raw units;
+    default: equal), the strict measure R^2 and the untargeted change average over."""
     from sklearn.metrics import r2_score
 
     lo, hi = (np.asarray(v, dtype=np.float64) for v in f_range)
@@ -51,11 +56,28 @@ def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: i
         if g != attribute and both.any():
             untargeted[g] = np.abs(cp[both, g] - c1[both, g]).mean()
     out["deltaUntarget"] = untargeted
+    out["success"] = success_fraction(a1, a2, ap, attribute, tolerances)
     if zp is not None and z2 is not None and valid.sum() >= 2:
         out["z_r2"] = float(r2_score(z2[valid], zp[valid]))
     else:
         out["z_r2"] = float("nan")
     return out
+
+
+def success_fraction(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, attribute: int, tolerances=None) -> float:
+    """Fraction of edits whose achieved attributes (ap) hold the target's value (a2) of `attribute`
+    and the start's (a1) of every other attribute valid at the start; one that becomes invalid
+    counts as changed."""
+    if not len(ap):
+        return float("nan")
+    tolerances = np.zeros(ap.shape[1]) if tolerances is None else np.asarray(tolerances, dtype=np.float64)
+    wanted = np.asarray(a1, dtype=np.float64).copy()
+    wanted[:, attribute] = a2[:, attribute]
+    with np.errstate(invalid="ignore"):  # NaN (a plug-in's invalid) - value: decided by invalid()
+        kept = ~invalid(ap) & (np.abs(np.asarray(ap, dtype=np.float64) - wanted) <= tolerances)
+    others_free = invalid(a1)
+    others_free[:, attribute] = False
+    return float((kept | others_free).all(axis=1).mean())
 
 
 def load_results(repos, attribute: int, with_codes: bool = False, method: str = "sent"):
@@ -142,14 +164,16 @@ def gather_tables(repo_dirs) -> dict:
                 tables[setting]["baselines"].setdefault(method, {})
             for k in done:
                 (a1, a2, ap), f_range = load_results(repos, k, method=method)
-                target[k] = scores(a1, a2, ap, f_range, k)
+                judge = Judge.for_plugin(repos[0].plugin, f_range, DEFAULT_TOLERANCE)
+                target[k] = scores(a1, a2, ap, f_range, k, tolerances=judge.tolerances)
     return tables
 
 
 def baseline_rows(tables: dict) -> list[dict]:
     """Per setting and attribute: SeNT and every baseline's R^2 and valid fraction side by side;
-    at the end, the mean untargeted change (deltaUntarget over the other attributes) of SeNT and,
-    when evaluated, of the verified edits."""
+    then the mean untargeted change (deltaUntarget over the other attributes) of SeNT and, when
+    evaluated, of the verified edits; at the end every method's success (the value reached and
+    nothing else changed)."""
     rows = []
     own = [m for m in METHODS[1:] if any(t["baselines"].get(m) for t in tables.values())]  # when evaluated
     for setting, t in tables.items():
@@ -163,6 +187,10 @@ def baseline_rows(tables: dict) -> list[dict]:
                 untargeted = result["deltaUntarget"] if result else np.array([np.nan])
                 row[f"{method}_untargeted"] = float(np.nanmean(untargeted)) if np.isfinite(untargeted).any() \
                     else float("nan")
+            row["sent_success"] = s["success"]
+            for method in (*own, *BASELINES):
+                b = t["baselines"].get(method, {}).get(k)
+                row[f"{method}_success"] = b["success"] if b else float("nan")
             rows.append(row)
     return rows
 

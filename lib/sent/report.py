@@ -170,7 +170,9 @@ def write_report(path, comparison: list[dict], baselines: list[dict], model_dirs
         for m in methods:
             label = f"{m} (ceiling)" if m in CEILINGS else m
             columns += [(f"{m}_r2", f"{label} R²"), (f"{m}_valid", f"{label} valid")]
-        columns += [(k, f"{k[:-len('_untargeted')]} untargeted") for k in baselines[0] if k.endswith("_untargeted")]
+        scored = [k[:-len("_untargeted")] for k in baselines[0] if k.endswith("_untargeted")]
+        columns += [(f"{m}_untargeted", f"{m} untargeted") for m in scored]
+        columns += [(f"{m}_success", f"{m} success") for m in scored]
         parts += ["<h2>SeNT and the baselines</h2>",
                   "<p>Same models, test pairs, decoder, extractor and metrics. identity: z1 unchanged; "
                   "oracle: z2; sent-target: z1 with SeNT's relevant (top-3 MI) dims taken from z2, the code SeNT's "
@@ -182,7 +184,8 @@ def write_report(path, comparison: list[dict], baselines: list[dict], model_dirs
                   "attribute-vector, regularised-dimension, a line search) decoded and checked with the "
                   "extractor, the one reaching the value with the fewest other changes kept; it uses the "
                   "requested value only, no target melody. untargeted: mean change of the other attributes "
-                  "(normalised), lower is better.</p>",
+                  "(normalised), lower is better; success: the fraction of edits that reach the value and change "
+                  "no other attribute (baselines.csv has it for every method).</p>",
                   _table(baselines, columns)]
     for d in sorted(Path(p) for p in model_dirs):
         parts.append(f'<div class="model"><h2>{html.escape(d.name)}</h2>')

@@ -150,6 +150,9 @@ class SurrogateSearch:
         return snapshots
 
 
+DEFAULT_TOLERANCE = 0.05  # of a continuous attribute's range: reached / kept within it
+
+
 @dataclasses.dataclass(frozen=True)
 class Judge:
     """Per attribute: its span (what a change is relative to) and tolerance (0: values must be
@@ -174,7 +177,7 @@ class Judge:
         return cls.for_plugin(load_plugin(None))
 
     @classmethod
-    def of(cls, repo, tolerance: float = 0.05) -> "Judge":
+    def of(cls, repo, tolerance: float = DEFAULT_TOLERANCE) -> "Judge":
         """A repository's plug-in, continuous values judged against its fRange."""
         return cls.for_plugin(repo.plugin, repo.config["fRange"], tolerance)
 
