@@ -3,9 +3,15 @@
 import numpy as np
 
 from sent.metrics import scores, success_fraction
+from sent.verify import Judge
 
 START = [3, 1, 0, 5]
 TARGET = [3, 1, 2, 5]  # attribute 2 edited from 0 to 2
+EXACT = Judge.exact(4)
+
+
+def within(tolerances):
+    return Judge(np.ones(4), np.array(tolerances, dtype=float), None)
 
 
 def test_success_counts_an_edit_only_when_the_value_is_reached_and_the_rest_kept():
@@ -15,19 +21,20 @@ def test_success_counts_an_edit_only_when_the_value_is_reached_and_the_rest_kept
                          [4, 1, 2, 5],     # reached, attribute 0 moved
                          [3, -1, 2, 5],    # reached, attribute 1 became invalid: a change
                          [3, 1, -1, 5]])   # the edited attribute invalid
-    assert success_fraction(a1, a2, achieved, 2) == 0.2
+    assert success_fraction(a1, a2, achieved, 2, EXACT) == 0.2
     result = scores(a1, a2, achieved, [[0] * 4, [11, 2, 2, 11]], 2)
     assert result["success"] == 0.2 and result["valid"] == 0.8
 
 
 def test_attributes_invalid_at_the_start_are_not_held_and_tolerances_apply():
     a1, a2 = np.array([[3, -1, 0, 5], START]), np.array([TARGET, TARGET])
-    assert success_fraction(a1, a2, np.array([[3, 0, 2, 5], [4, 1, 2, 5]]), 2) == 0.5  # row 0: no value to keep
+    achieved = np.array([[3, 0, 2, 5], [4, 1, 2, 5]])
+    assert success_fraction(a1, a2, achieved, 2, EXACT) == 0.5  # row 0: no value to keep
     # a continuous plug-in: floats, NaN for invalid, within tolerance (raw units)
     a1, a2 = np.array([START, START], dtype=float), np.array([TARGET, TARGET], dtype=float)
     achieved = np.array([[3.2, 1, 2.3, 5], [3.05, 1, 2, 5]])
-    assert success_fraction(a1, a2, achieved, 2) == 0.0
-    assert success_fraction(a1, a2, achieved, 2, tolerances=[0.25, 0, 0.5, 0]) == 1.0
-    assert success_fraction(a1, a2, achieved, 2, tolerances=[0.1, 0, 0.5, 0]) == 0.5
+    assert success_fraction(a1, a2, achieved, 2, EXACT) == 0.0
+    assert success_fraction(a1, a2, achieved, 2, within([0.25, 0, 0.5, 0])) == 1.0
+    assert success_fraction(a1, a2, achieved, 2, within([0.1, 0, 0.5, 0])) == 0.5
     nan_start = np.array([[3, np.nan, 0, 5], START], dtype=float)
-    assert success_fraction(nan_start, a2, np.array([[3, 7, 2, 5], [3, np.nan, 2, 5]]), 2) == 0.5
+    assert success_fraction(nan_start, a2, np.array([[3, 7, 2, 5], [3, np.nan, 2, 5]]), 2, EXACT) == 0.5

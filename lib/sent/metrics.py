@@ -30,12 +30,12 @@ def pair_attributes(repo: Repository, attribute: int):
 
 
 def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: int, zp=None, z2=None,
-           tolerances=None) -> dict:
+           judge: Judge | None = None) -> dict:
     """Measures for one target attribute from the attributes of start (a1), target (a2) and
     achieved (ap, invalid marked as sent.plugin.invalid says) items, each (N, K); normalised by
     f_range ([min list, max list]). "success": the fraction of edits that reach the target value
-    and change no other attribute valid at the start, each within `tolerances` (K, raw units;
-    default: equal), the strict measure R^2 and the untargeted change average over."""
+    and change no other attribute, by `judge`'s comparisons (default: equality), the strict
+    measure R^2 and the untargeted change average over."""
     from sklearn.metrics import r2_score
 
     lo, hi = (np.asarray(v, dtype=np.float64) for v in f_range)
@@ -56,7 +56,7 @@ def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: i
         if g != attribute and both.any():
             untargeted[g] = np.abs(cp[both, g] - c1[both, g]).mean()
     out["deltaUntarget"] = untargeted
-    out["success"] = success_fraction(a1, a2, ap, attribute, tolerances)
+    out["success"] = success_fraction(a1, a2, ap, attribute, judge or Judge.exact(ap.shape[1]))
     if zp is not None and z2 is not None and valid.sum() >= 2:
         out["z_r2"] = float(r2_score(z2[valid], zp[valid]))
     else:
@@ -64,20 +64,16 @@ def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: i
     return out
 
 
-def success_fraction(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, attribute: int, tolerances=None) -> float:
-    """Fraction of edits whose achieved attributes (ap) hold the target's value (a2) of `attribute`
-    and the start's (a1) of every other attribute valid at the start; one that becomes invalid
-    counts as changed."""
+def success_fraction(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, attribute: int, judge: Judge) -> float:
+    """Fraction of edits whose achieved attributes (ap) reach the target's value (a2) of
+    `attribute` and change none of the start's (a1) other attributes, as the verified method
+    judges an edit perfect (Judge.reached, Judge.changed: an attribute invalid at the start is
+    not held, one that becomes invalid has changed)."""
     if not len(ap):
         return float("nan")
-    tolerances = np.zeros(ap.shape[1]) if tolerances is None else np.asarray(tolerances, dtype=np.float64)
-    wanted = np.asarray(a1, dtype=np.float64).copy()
-    wanted[:, attribute] = a2[:, attribute]
-    with np.errstate(invalid="ignore"):  # NaN (a plug-in's invalid) - value: decided by invalid()
-        kept = ~invalid(ap) & (np.abs(np.asarray(ap, dtype=np.float64) - wanted) <= tolerances)
-    others_free = invalid(a1)
-    others_free[:, attribute] = False
-    return float((kept | others_free).all(axis=1).mean())
+    others = [g for g in range(ap.shape[1]) if g != attribute]
+    changed = judge.changed(a1[:, others], ap[:, others], others).any(axis=1)
+    return float((judge.reached(ap, attribute, a2[:, attribute]) & ~changed).mean())
 
 
 def load_results(repos, attribute: int, with_codes: bool = False, method: str = "sent"):
@@ -164,8 +160,8 @@ def gather_tables(repo_dirs) -> dict:
                 tables[setting]["baselines"].setdefault(method, {})
             for k in done:
                 (a1, a2, ap), f_range = load_results(repos, k, method=method)
-                judge = Judge.for_plugin(repos[0].plugin, f_range, DEFAULT_TOLERANCE)
-                target[k] = scores(a1, a2, ap, f_range, k, tolerances=judge.tolerances)
+                target[k] = scores(a1, a2, ap, f_range, k,
+                                   judge=Judge.for_plugin(repos[0].plugin, f_range, DEFAULT_TOLERANCE))
     return tables
 
 

@@ -173,6 +173,11 @@ class Judge:
         return cls(spans, tolerances, plugin)
 
     @classmethod
+    def exact(cls, n_attributes: int) -> "Judge":
+        """Equality for every one of n_attributes attributes, no plug-in (comparisons only)."""
+        return cls(np.ones(n_attributes), np.zeros(n_attributes), None)
+
+    @classmethod
     def builtin(cls) -> "Judge":
         return cls.for_plugin(load_plugin(None))
 
