@@ -267,7 +267,7 @@ def _resume(path, spec, config, model, optimizer) -> dict:
         raise SentError(f"{path}: checkpoint is for a different model or schedule; delete it to start over")
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
-    torch.set_rng_state(payload["rng"])
+    torch.set_rng_state(payload["rng"].cpu())  # map_location moved it to the training device
     return payload["state"]
 
 
