@@ -18,6 +18,7 @@ process TRAIN_VAE {
         --epochs ${params.vae_epochs} --batch-size ${params.vae_batch_size} --lr ${params.vae_lr} \\
         ${opt('lr-final', params.vae_lr_final)} ${opt('batches-per-epoch', params.vae_batches_per_epoch)} \\
         --beta-warmup-epochs ${params.vae_beta_warmup_epochs} --beta-ramp-batches ${params.vae_beta_ramp_batches} \\
-        ${opt('test-rows', params.vae_test_rows)} --device ${params.vae_device} --threads ${task.cpus}
+        ${opt('test-rows', params.vae_test_rows)} --device ${params.vae_device} --threads ${task.cpus} \\
+        ${params.vae_revive_dead_logits ? '--revive-dead-logits' : ''}
     """
 }

@@ -276,3 +276,81 @@ def test_fine_tuning_starts_from_the_given_model(tmp_path, dataset, tiny_model):
     assert card["schedule"]["init"] == str(tiny_model)
     with pytest.raises(SentError, match="cannot start the training of a ar-VAE"):
         train(ModelSpec.parse(IDS["ar-VAE"]), config, tmp_path / "ar.pt", dataset=dataset, progress=False)
+
+
+def test_revivable_relu_is_relu_forward_and_passes_only_raising_gradients():
+    from sent.vae import RevivableReLU
+
+    x = torch.tensor([-1.0, -1.0, 2.0, 0.0], requires_grad=True)
+    y = RevivableReLU.apply(x)
+    assert torch.equal(y, torch.relu(x))
+    y.backward(torch.tensor([-0.5, 0.5, 0.25, 0.125]))
+    # a negative input passes only a gradient that raises it (descent moves against the gradient)
+    assert x.grad.tolist() == [-0.5, 0.0, 0.25, 0.0]
+
+
+def _model_with_dead_token(dataset, token):
+    torch.manual_seed(0)
+    model = VAE(ModelSpec.parse(IDS["s2-VAE"]))
+    with torch.no_grad():
+        model.decoder.tick_to_logits.bias[token] = -100.0  # below 0 for every input: dead under ReLU
+    rows = np.flatnonzero((dataset["tokens"] == token).any(axis=1))[:64]
+    return model, torch.as_tensor(dataset["tokens"][rows].astype(np.int64)), \
+        torch.as_tensor(dataset["factors"][rows].astype(np.int64))
+
+
+@pytest.mark.parametrize("revive", [False, True])
+def test_dead_token_gets_a_gradient_only_when_revived(dataset, revive):
+    token = 2  # C4
+    model, x, y = _model_with_dead_token(dataset, token)
+    model.train()
+    model.decoder.revive_dead_logits = revive
+    torch.manual_seed(1)
+    parts = vae_loss(model, x, y, 0.0, teacher_forced=True)
+    parts["loss"].backward()
+    grad = model.decoder.tick_to_logits.bias.grad[token].item()
+    if revive:
+        assert grad < 0  # descent raises the dead token's logit where it is the target
+    else:
+        assert grad == 0.0
+    model.decoder.revive_dead_logits = not revive  # the forward pass is the same either way
+    torch.manual_seed(1)
+    assert vae_loss(model, x, y, 0.0, teacher_forced=True)["loss"].item() == parts["loss"].item()
+
+
+def test_dead_tokens_hand_case_and_in_evaluate(dataset):
+    from sent.vae_training import dead_tokens, evaluate
+
+    assert dead_tokens(np.array([[1, 2, 3], [4, 5, 6]]), np.array([[1, 2, 2], [4, 4, 4]])) == [3, 5, 6]
+    model, x, _ = _model_with_dead_token(dataset, 2)
+    metrics = evaluate(model, x.numpy(), prior_samples=16)
+    assert "C4" in metrics["dead_tokens"] and metrics["dead_token_melodies"] == 1.0  # every row holds a C4
+
+
+def test_revival_switched_on_when_resuming_is_recorded_and_cannot_be_dropped(tmp_path, dataset, monkeypatch):
+    import sent.vae_training as vt
+
+    spec, out = ModelSpec.parse(IDS["ar-VAE"]), tmp_path / "ar.pt"
+    real = vt.token_accuracy
+
+    def run(revive, crash_at_call):
+        calls = {"n": 0}
+
+        def crash(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == crash_at_call:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(vt, "token_accuracy", crash)
+        return train(spec, TrainConfig(**TINY, revive_dead_logits=revive), out, dataset=dataset, progress=False)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(False, crash_at_call=2)  # checkpoint after epoch 0
+    with pytest.raises(KeyboardInterrupt):
+        run(True, crash_at_call=2)  # revival from epoch 1; checkpoint after epoch 1
+    with pytest.raises(SentError, match="revives dead logits since epoch 1; resume it with --revive_dead_logits"):
+        run(False, crash_at_call=0)
+    card = run(True, crash_at_call=0)
+    assert card["schedule"]["revive_from_epoch"] == 1 and card["schedule"]["steps"] == 36
+    assert "dead logits revived (vae.RevivableReLU) from epoch 1" in vt.card_markdown(card)

@@ -142,6 +142,8 @@ CASES = [
     (["train-vae", "run", MODEL_ID, "--out", "{out}.pt", "--teacher_forcing", "1.5"], "--teacher_forcing must be at most 1"),
     (["train-vae", "run", MODEL_ID, "--out", "{out}.pt", "--lr", "-1"], "--lr must be greater than 0"),
     (["train-vae", "run", MODEL_ID, "--out", "{out}.pt", "--control_pairs", "3"], "--control_pairs must be 0 (no log)"),
+    (["train-vae", "run", MODEL_ID, "--out", "{out}.pt", "--revive_dead_logits", "yes"],
+     "--revive_dead_logits is a switch"),
     (["train-vae", "run", MODEL_ID, "--out", "{out}.pt", "--split", "0.7,a,0.25"], "--split needs three fractions"),
     (["train-vae", "run", MODEL_ID, "--out", "{out}.pt", "--split", "0.7,0.3"], "--split needs three fractions"),
     (["train-vae", "run", MODEL_ID, "--out", "{out}"], "must end in .pt"),

@@ -43,6 +43,7 @@ class TrainConfig:
     threads: int | None = None
     init: str | None = None               # a model file whose weights start the run (fine-tuning)
     control_pairs: int = 500              # test pairs per attribute for the per-epoch control log; 0 = none
+    revive_dead_logits: bool = False      # the decoder's ReLU logits pass raising gradients (vae.RevivableReLU)
 
 
 def beta_at(epoch: int, batches_since_warmup: int, beta: float, warmup_epochs: int = 10,
@@ -70,17 +71,27 @@ def vae_loss(model: VAE, tokens: torch.Tensor, labels: torch.Tensor, beta_t: flo
 
 
 @torch.no_grad()
-def token_accuracy(model: VAE, tokens: np.ndarray, batch_size: int = 2048, device: str = "cpu"):
-    """(per-token, whole-melody) accuracy of free-running reconstructions from the posterior mean."""
+def reconstructions(model: VAE, tokens: np.ndarray, batch_size: int = 2048, device: str = "cpu") -> np.ndarray:
+    """Free-running reconstructions (N, 16) of `tokens` from their posterior means."""
     model.eval()
-    correct_tokens = correct_melodies = 0
+    out = []
     for start in range(0, len(tokens), batch_size):
         x = torch.as_tensor(tokens[start:start + batch_size], dtype=torch.long, device=device)
         z, _, _ = model.encode(x, sample=False)
-        match = model.decode_tokens(z) == x
-        correct_tokens += int(match.sum())
-        correct_melodies += int(match.all(dim=1).sum())
-    return correct_tokens / tokens.size, correct_melodies / len(tokens)
+        out.append(model.decode_tokens(z).cpu().numpy())
+    return np.concatenate(out) if out else np.empty((0, data.SEQ_LEN), dtype=np.int64)
+
+
+def token_accuracy(model: VAE, tokens: np.ndarray, batch_size: int = 2048, device: str = "cpu"):
+    """(per-token, whole-melody) accuracy of free-running reconstructions from the posterior mean."""
+    match = reconstructions(model, tokens, batch_size, device) == np.asarray(tokens)
+    return float(match.mean()), float(match.all(axis=1).mean())
+
+
+def dead_tokens(tokens: np.ndarray, reconstructed: np.ndarray) -> list[int]:
+    """Tokens of `tokens` that never appear in `reconstructed`: with the spec's ReLU logits, a
+    token whose logit stays below 0 can never be predicted (see vae.RevivableReLU)."""
+    return sorted(set(np.unique(tokens).tolist()) - set(np.unique(reconstructed).tolist()))
 
 
 @torch.no_grad()
@@ -94,10 +105,16 @@ def prior_valid_fraction(model: VAE, n: int = 10_000, seed: int = 0, device: str
 
 
 def evaluate(model: VAE, test_tokens: np.ndarray, prior_samples: int = 10_000, device: str = "cpu") -> dict:
-    """Test-split token and melody accuracy, and the valid fraction of decoded prior samples."""
-    token_acc, melody_acc = token_accuracy(model, np.asarray(test_tokens, dtype=np.int64), device=device)
-    return {"test_token_accuracy": token_acc, "test_melody_accuracy": melody_acc,
+    """Test-split token and melody accuracy, the tokens never reconstructed (and the fraction of
+    test melodies holding one), and the valid fraction of decoded prior samples."""
+    test_tokens = np.asarray(test_tokens, dtype=np.int64)
+    recon = reconstructions(model, test_tokens, device=device)
+    match = recon == test_tokens
+    dead = dead_tokens(test_tokens, recon)
+    return {"test_token_accuracy": float(match.mean()), "test_melody_accuracy": float(match.all(axis=1).mean()),
             "test_rows": int(len(test_tokens)),
+            "dead_tokens": [str(data.TOKEN_NAMES[t]) for t in dead],
+            "dead_token_melodies": float(np.isin(test_tokens, dead).any(axis=1).mean()),
             "prior_valid_fraction": prior_valid_fraction(model, n=prior_samples, device=device),
             "prior_samples": prior_samples}
 
@@ -144,6 +161,7 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
     torch.set_flush_denormal(True)
     torch.manual_seed(spec.seed)
     model = VAE(spec).to(device)
+    model.decoder.revive_dead_logits = config.revive_dead_logits
     if config.init:
         _load_initial_weights(model, config.init)
     optimizer = make_optimizer(model, config.lr)
@@ -151,6 +169,11 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
     if ckpt_path.exists():
         state = _resume(ckpt_path, spec, config, model, optimizer)
         state.setdefault("control_log", [])  # checkpoints written before the control log existed
+    if config.revive_dead_logits:
+        state.setdefault("revive_from_epoch", state["epoch"])  # may be switched on in a resumed run
+    elif "revive_from_epoch" in state:
+        raise SentError(f"{ckpt_path}: this run revives dead logits since epoch {state['revive_from_epoch']}; "
+                        "resume it with --revive_dead_logits")
     shuffle = torch.Generator().manual_seed(spec.seed)
     for _ in range(state["epoch"]):  # replay the shuffles of finished epochs: same order as unbroken run
         torch.randperm(len(train_idx), generator=shuffle)
@@ -210,6 +233,7 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
                   "sizes": [len(train_idx), len(val_idx), len(test_idx)]},
         "schedule": {**{k: v for k, v in dataclasses.asdict(config).items() if k not in ("device", "threads")},
                      "split": list(config.split), "batches_per_epoch": per_epoch, "steps": state["step"],
+                     "revive_from_epoch": state.get("revive_from_epoch"),
                      "optimizer": "Adam(betas=(0.9, 0.999))"},
         "metrics": {**evaluate(model, dataset["tokens"][test_idx[:config.test_rows]], device=device),
                     "final_epoch": state["log"][-1] if state["log"] else None},
@@ -233,7 +257,8 @@ def _lr_at(config: TrainConfig, step: int, total: int) -> float:
     return config.lr_final + 0.5 * (config.lr - config.lr_final) * (1 + math.cos(math.pi * t))
 
 
-_UNKEYED = ("device", "threads", "epochs", "val_rows", "test_rows", "control_pairs")
+# revive_dead_logits may be switched on when a run resumes (its state records from which epoch)
+_UNKEYED = ("device", "threads", "epochs", "val_rows", "test_rows", "control_pairs", "revive_dead_logits")
 
 
 def _schedule_key(spec: ModelSpec, config: TrainConfig) -> dict:
@@ -294,12 +319,16 @@ def card_markdown(card: dict) -> str:
         f"= {sched['steps']:,} steps; Adam lr {sched['lr']}" +
         (f" cosine-decayed to {sched['lr_final']}" if sched.get("lr_final") is not None else " constant") +
         f"; beta 0 for epochs <= {sched['beta_warmup_epochs']}, then ramped over {sched['beta_ramp_batches']:,} "
-        f"batches; teacher forcing p={sched['teacher_forcing']}",
+        f"batches; teacher forcing p={sched['teacher_forcing']}" +
+        (f"; dead logits revived (vae.RevivableReLU) from epoch {sched['revive_from_epoch']}"
+         if sched.get("revive_from_epoch") is not None else ""),
         f"- hardware: {card['hardware']['device']} ({card['hardware']['cpu']}, {card['hardware']['threads']} "
         f"thread(s)); wall time {card['wall_time_s'] / 60:.1f} min; torch {card['torch']}",
         "", "## Metrics", "",
         f"- test token accuracy: {m['test_token_accuracy']:.4f} ({m.get('test_rows', 'all'):,} test melodies)",
         f"- test whole-melody accuracy: {m['test_melody_accuracy']:.4f}",
+        *([f"- tokens never reconstructed (dead logits): {', '.join(m['dead_tokens']) or 'none'}, in "
+           f"{m['dead_token_melodies']:.4f} of the test melodies"] if "dead_tokens" in m else []),
         f"- decoded prior samples with all 9 attributes valid: {m['prior_valid_fraction']:.4f} "
         f"({m.get('prior_samples', 10000):,} samples)",
     ]

@@ -52,6 +52,13 @@ def real(name: str, value, minimum: float | None = None, maximum: float | None =
     return value
 
 
+def flag(name: str, value) -> bool:
+    """A switch: `--name` or `--noname` (fire would pass `--name=abc` on as the string "abc")."""
+    if not isinstance(value, bool):
+        raise SentError(f"--{name} is a switch (--{name} or --no{name}), got {value!r}")
+    return value
+
+
 def choice(name: str, value, choices) -> str:
     """One of a fixed set of words."""
     if value not in choices:
