@@ -354,3 +354,41 @@ def test_revival_switched_on_when_resuming_is_recorded_and_cannot_be_dropped(tmp
     card = run(True, crash_at_call=0)
     assert card["schedule"]["revive_from_epoch"] == 1 and card["schedule"]["steps"] == 36
     assert "dead logits revived (vae.RevivableReLU) from epoch 1" in vt.card_markdown(card)
+
+
+def test_dead_token_report_of_a_checkpoint_and_the_tool(tmp_path, dataset, monkeypatch, tiny_model):
+    import sent.vae_training as vt
+
+    spec, out = ModelSpec.parse(IDS["interp-VAE"]), tmp_path / "interp.pt"
+    real, calls = vt.token_accuracy, {"n": 0}
+
+    def crash_in_second_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(vt, "token_accuracy", crash_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, TrainConfig(**TINY), out, dataset=dataset, progress=False)
+    ckpt = out.with_suffix(".ckpt")
+    report = vt.dead_token_report(ckpt, rows=128)
+    assert report["id"] == spec.id and report["epochs"] == 1 and report["rows"] == 128
+    # independently: the checkpoint's weights on the generated data set's validation rows
+    model = VAE(spec)
+    model.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
+    val = data.split_indices(len(dataset["tokens"]), spec.seed, (0.7, 0.05, 0.25))[1][:128]
+    tokens = dataset["tokens"][val].astype(np.int64)
+    recon = vt.reconstructions(model, tokens)
+    never = sorted(set(tokens.ravel()) - set(recon.ravel()))
+    assert report["dead_tokens"] == [data.TOKEN_NAMES[t] for t in never]
+    assert report["melody_accuracy"] == (recon == tokens).all(axis=1).mean()
+
+    proc = run_tool("train-vae", "dead", tiny_model, ckpt, "--rows", "64")
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{tiny_model} (2 epochs): dead ")
+    assert lines[1].startswith(f"{ckpt} (1 epochs): dead ")
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    proc = run_tool("train-vae", "dead", bad, check=False)
+    assert proc.returncode != 0 and f"{bad}: unreadable checkpoint" in proc.stderr

@@ -104,6 +104,47 @@ def prior_valid_fraction(model: VAE, n: int = 10_000, seed: int = 0, device: str
     return float((attrs >= 0).all(axis=1).mean())
 
 
+def load_model_or_checkpoint(path) -> tuple[VAE, dict]:
+    """A model file or a training checkpoint (`OUT.ckpt`) as (model in eval mode, info): info holds
+    the model id, its data split (seed, fractions) and the epochs trained."""
+    path = Path(path)
+    if path.suffix != ".ckpt":
+        model, card = load_model(path)
+        last = card["metrics"].get("final_epoch") or {}
+        return model, {"id": card["id"], "split_seed": card["split"]["seed"],
+                       "split": tuple(card["split"]["fractions"]), "epochs": last.get("epoch", -1) + 1}
+    if not path.is_file():
+        raise SentError(f"{path}: no such checkpoint")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        key = payload["key"]
+        spec = ModelSpec.parse(key["id"])
+        model = VAE(spec)
+        model.load_state_dict(payload["model"])
+    except SentError:
+        raise
+    except Exception as exc:
+        raise SentError(f"{path}: unreadable checkpoint ({type(exc).__name__})") from None
+    seed = spec.seed if key.get("split_seed") is None else key["split_seed"]
+    return model.eval(), {"id": spec.id, "split_seed": seed, "split": tuple(key["split"]),
+                          "epochs": payload["state"]["epoch"]}
+
+
+def dead_token_report(path, rows: int = 4096) -> dict:
+    """Dead tokens of a model file or checkpoint on its first `rows` validation melodies, the
+    fraction of those melodies holding one, and whole-melody accuracy with and without them."""
+    model, info = load_model_or_checkpoint(path)
+    val = data.split_indices(data.NUM_MELODIES, info["split_seed"], info["split"])[1][:rows]
+    tokens = data.melody_tokens(data.factors_of(val)).astype(np.int64)
+    recon = reconstructions(model, tokens)
+    dead = dead_tokens(tokens, recon)
+    holding = np.isin(tokens, dead).any(axis=1)
+    correct = (recon == tokens).all(axis=1)
+    return {**info, "rows": len(tokens), "dead_tokens": [str(data.TOKEN_NAMES[t]) for t in dead],
+            "holding": float(holding.mean()), "melody_accuracy": float(correct.mean()),
+            "accuracy_without": float(correct[~holding].mean()) if (~holding).any() else float("nan")}
+
+
 def evaluate(model: VAE, test_tokens: np.ndarray, prior_samples: int = 10_000, device: str = "cpu") -> dict:
     """Test-split token and melody accuracy, the tokens never reconstructed (and the fraction of
     test melodies holding one), and the valid fraction of decoded prior samples."""
