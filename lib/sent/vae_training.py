@@ -94,6 +94,12 @@ def dead_tokens(tokens: np.ndarray, reconstructed: np.ndarray) -> list[int]:
     return sorted(set(np.unique(tokens).tolist()) - set(np.unique(reconstructed).tolist()))
 
 
+def _dead_token_summary(tokens: np.ndarray, reconstructed: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The dead tokens' names and which melodies (rows of `tokens`) hold one."""
+    dead = dead_tokens(tokens, reconstructed)
+    return [str(data.TOKEN_NAMES[t]) for t in dead], np.isin(tokens, dead).any(axis=1)
+
+
 @torch.no_grad()
 def prior_valid_fraction(model: VAE, n: int = 10_000, seed: int = 0, device: str = "cpu") -> float:
     """Fraction of decoded N(0, I) samples whose 9 attributes are all valid."""
@@ -115,8 +121,8 @@ def load_model_or_checkpoint(path) -> tuple[VAE, dict]:
                        "split": tuple(card["split"]["fractions"]), "epochs": last.get("epoch", -1) + 1}
     if not path.is_file():
         raise SentError(f"{path}: no such checkpoint")
+    payload = _read_checkpoint(path, "cpu")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
         key = payload["key"]
         spec = ModelSpec.parse(key["id"])
         model = VAE(spec)
@@ -137,10 +143,9 @@ def dead_token_report(path, rows: int = 4096) -> dict:
     val = data.split_indices(data.NUM_MELODIES, info["split_seed"], info["split"])[1][:rows]
     tokens = data.melody_tokens(data.factors_of(val)).astype(np.int64)
     recon = reconstructions(model, tokens)
-    dead = dead_tokens(tokens, recon)
-    holding = np.isin(tokens, dead).any(axis=1)
+    dead, holding = _dead_token_summary(tokens, recon)
     correct = (recon == tokens).all(axis=1)
-    return {**info, "rows": len(tokens), "dead_tokens": [str(data.TOKEN_NAMES[t]) for t in dead],
+    return {**info, "rows": len(tokens), "dead_tokens": dead,
             "holding": float(holding.mean()), "melody_accuracy": float(correct.mean()),
             "accuracy_without": float(correct[~holding].mean()) if (~holding).any() else float("nan")}
 
@@ -151,11 +156,10 @@ def evaluate(model: VAE, test_tokens: np.ndarray, prior_samples: int = 10_000, d
     test_tokens = np.asarray(test_tokens, dtype=np.int64)
     recon = reconstructions(model, test_tokens, device=device)
     match = recon == test_tokens
-    dead = dead_tokens(test_tokens, recon)
+    dead, holding = _dead_token_summary(test_tokens, recon)
     return {"test_token_accuracy": float(match.mean()), "test_melody_accuracy": float(match.all(axis=1).mean()),
             "test_rows": int(len(test_tokens)),
-            "dead_tokens": [str(data.TOKEN_NAMES[t]) for t in dead],
-            "dead_token_melodies": float(np.isin(test_tokens, dead).any(axis=1).mean()),
+            "dead_tokens": dead, "dead_token_melodies": float(holding.mean()),
             "prior_valid_fraction": prior_valid_fraction(model, n=prior_samples, device=device),
             "prior_samples": prior_samples}
 
@@ -323,11 +327,15 @@ def _checkpoint(path, spec, config, model, optimizer, state):
         torch.save(payload, tmp)
 
 
-def _resume(path, spec, config, model, optimizer) -> dict:
+def _read_checkpoint(path, device: str) -> dict:
     try:
-        payload = torch.load(path, map_location=config.device, weights_only=True)
+        return torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:
         raise SentError(f"{path}: unreadable checkpoint ({type(exc).__name__}); delete it to start over") from None
+
+
+def _resume(path, spec, config, model, optimizer) -> dict:
+    payload = _read_checkpoint(path, config.device)
     key = _schedule_key(spec, config)
     if payload.get("key") != key:
         raise SentError(f"{path}: checkpoint is for a different model or schedule; delete it to start over")
