@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from sent.errors import SentError
 from sent.gru import dropout_masks
 from sent.vae import (VAE, ModelSpec, count_parameters, kl_divergence, load_model, save_model, zoo_ids,
                       zoo_specs)
-from sent.vae_training import TrainConfig, beta_at, train, vae_loss
+from sent.vae_training import TrainConfig, beta_at, card_markdown, train, vae_loss
 
 IDS = {
     "beta-VAE": "beta-VAE_b_1.0_c_50.0_r_0",
@@ -228,8 +229,6 @@ def test_tiny_training_run_decreases_loss_and_writes_card(tmp_path, dataset):
     assert not out.with_suffix(".ckpt").exists()
     loaded, loaded_card = load_model(out)
     assert loaded_card == card
-    from sent.vae_training import card_markdown
-
     text = card_markdown(card)
     assert text.startswith("# s2-VAE_b_0.2_c_50.0_g_10.0_r_0") and "3 epochs x 12 batches of 64 = 36 steps" in text
 
@@ -274,6 +273,20 @@ def test_fine_tuning_starts_from_the_given_model(tmp_path, dataset, tiny_model):
     for (k, x), (_, y) in zip(start.state_dict().items(), tuned.state_dict().items()):
         assert torch.equal(x, y), k
     assert card["schedule"]["init"] == str(tiny_model)
+    # the card keeps the initial model's schedule and cost, and a fine-tune of the fine-tune both stages
+    _, initial_card = load_model(tiny_model)
+    assert card["initialised_from"]["schedule"] == initial_card["schedule"]
+    assert card["initialised_from"]["wall_time_s"] == initial_card["wall_time_s"]
+    again = tmp_path / "again" / out.name
+    again.parent.mkdir()
+    card2 = train(ModelSpec.parse(out.stem), TrainConfig(**{**TINY, "epochs": 1, "lr": 0.0, "init": str(out)}),
+                  again, dataset=dataset, progress=False)
+    assert card2["initialised_from"]["file"] == out.name
+    assert card2["initialised_from"]["initialised_from"]["schedule"] == initial_card["schedule"]
+    text = card_markdown(card2)
+    steps = card2["schedule"]["steps"] + card["schedule"]["steps"] + initial_card["schedule"]["steps"]
+    assert f"- fine-tuned from {out.name}" in text and f"- which was fine-tuned from {Path(tiny_model).name}" in text
+    assert f"- all stages: {steps:,} steps" in text
     with pytest.raises(SentError, match="cannot start the training of a ar-VAE"):
         train(ModelSpec.parse(IDS["ar-VAE"]), config, tmp_path / "ar.pt", dataset=dataset, progress=False)
 

@@ -287,6 +287,7 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
         "hardware": {"device": device if device == "cpu" else torch.cuda.get_device_name(),
                      "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()},
         "wall_time_s": round(state["seconds"], 1),
+        **({"initialised_from": initial_model_record(config.init)} if config.init else {}),
         "torch": torch.__version__,
         "encoding": "posterior mean for accuracies; eval mode (no dropout) for all inference",
     }
@@ -311,6 +312,17 @@ def _schedule_key(spec: ModelSpec, config: TrainConfig) -> dict:
     if config.init is None:
         del key["init"]  # so that checkpoints from before fine-tuning existed still resume
     return key
+
+
+def initial_model_record(path) -> dict:
+    """What a fine-tuned model's card keeps of the model it started from (and so on back): the
+    schedule and cost of every stage, so the card states what the model cost in all."""
+    _, card = load_model(path)
+    record = {"file": Path(path).name, "id": card["id"], "schedule": card["schedule"],
+              "hardware": card["hardware"], "wall_time_s": card["wall_time_s"]}
+    if "initialised_from" in card:
+        record["initialised_from"] = card["initialised_from"]
+    return record
 
 
 def _load_initial_weights(model: VAE, path) -> None:
@@ -353,10 +365,34 @@ def _write_csv(path, rows, fields=None):
         tmp.write_text("\n".join(lines) + "\n")
 
 
+def _schedule_text(sched: dict) -> str:
+    return (f"{sched['epochs']} epochs x {sched['batches_per_epoch']} batches of {sched['batch_size']} "
+            f"= {sched['steps']:,} steps; Adam lr {sched['lr']}" +
+            (f" cosine-decayed to {sched['lr_final']}" if sched.get("lr_final") is not None else " constant") +
+            f"; beta 0 for epochs <= {sched['beta_warmup_epochs']}, then ramped over {sched['beta_ramp_batches']:,} "
+            f"batches; teacher forcing p={sched['teacher_forcing']}" +
+            (f"; dead logits revived (vae.RevivableReLU) from epoch {sched['revive_from_epoch']}"
+             if sched.get("revive_from_epoch") is not None else ""))
+
+
+def _hardware_text(record: dict) -> str:
+    hw = record["hardware"]
+    return f"{hw['device']} ({hw['cpu']}, {hw['threads']} thread(s)); wall time {record['wall_time_s'] / 60:.1f} min"
+
+
+def _initial_stages(card: dict) -> list[dict]:
+    stages, record = [], card.get("initialised_from")
+    while record:
+        stages.append(record)
+        record = record.get("initialised_from")
+    return stages
+
+
 def card_markdown(card: dict) -> str:
     """A readable model card."""
     m, sched = card["metrics"], card["schedule"]
     last = m.get("final_epoch") or {}
+    stages = _initial_stages(card)
     lines = [
         f"# {card['id']}", "",
         f"- type: {card['type']}; hyper-parameters: "
@@ -364,15 +400,12 @@ def card_markdown(card: dict) -> str:
         f"- parameters: {card['parameters']:,}",
         f"- data split: seed {card['split']['seed']}, fractions {card['split']['fractions']}, "
         f"sizes {card['split']['sizes']}",
-        f"- schedule: {sched['epochs']} epochs x {sched['batches_per_epoch']} batches of {sched['batch_size']} "
-        f"= {sched['steps']:,} steps; Adam lr {sched['lr']}" +
-        (f" cosine-decayed to {sched['lr_final']}" if sched.get("lr_final") is not None else " constant") +
-        f"; beta 0 for epochs <= {sched['beta_warmup_epochs']}, then ramped over {sched['beta_ramp_batches']:,} "
-        f"batches; teacher forcing p={sched['teacher_forcing']}" +
-        (f"; dead logits revived (vae.RevivableReLU) from epoch {sched['revive_from_epoch']}"
-         if sched.get("revive_from_epoch") is not None else ""),
-        f"- hardware: {card['hardware']['device']} ({card['hardware']['cpu']}, {card['hardware']['threads']} "
-        f"thread(s)); wall time {card['wall_time_s'] / 60:.1f} min; torch {card['torch']}",
+        f"- schedule: {_schedule_text(sched)}",
+        f"- hardware: {_hardware_text(card)}; torch {card['torch']}",
+        *[f"- {'fine-tuned from' if i == 0 else 'which was fine-tuned from'} {stage['file']} ({stage['id']}), "
+          f"trained: {_schedule_text(stage['schedule'])}; {_hardware_text(stage)}" for i, stage in enumerate(stages)],
+        *([f"- all stages: {sched['steps'] + sum(s['schedule']['steps'] for s in stages):,} steps, wall time "
+           f"{(card['wall_time_s'] + sum(s['wall_time_s'] for s in stages)) / 60:.1f} min"] if stages else []),
         "", "## Metrics", "",
         f"- test token accuracy: {m['test_token_accuracy']:.4f} ({m.get('test_rows', 'all'):,} test melodies)",
         f"- test whole-melody accuracy: {m['test_melody_accuracy']:.4f}",
