@@ -263,6 +263,45 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, dataset, monke
         assert torch.equal(x, y), k
 
 
+def test_card_states_each_machines_share_of_a_run_that_moved(tmp_path, dataset, monkeypatch):
+    """A run resumed elsewhere (here: another thread count) lists both machines' epochs and time;
+    epochs from a checkpoint written before the record existed are marked as not recorded."""
+    import sent.vae_training as vt
+
+    spec = ModelSpec.parse("s2-VAE_b_0.2_c_50.0_g_10.0_r_0")
+    out = tmp_path / "moved.pt"
+    real, calls = vt.token_accuracy, {"n": 0}
+
+    def crash_in_epoch(n):
+        def accuracy(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+        return accuracy
+
+    monkeypatch.setattr(vt, "token_accuracy", crash_in_epoch(2))
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, TrainConfig(**{**TINY, "threads": 1}), out, dataset=dataset, progress=False)
+    ckpt = out.with_suffix(".ckpt")
+    payload = torch.load(ckpt, weights_only=True)
+    assert list(payload["state"]["machines"].values())[0]["epochs"] == 1
+    del payload["state"]["machines"]  # as written before the record existed
+    torch.save(payload, ckpt)
+    calls["n"] = 0
+    monkeypatch.setattr(vt, "token_accuracy", crash_in_epoch(2))
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, TrainConfig(**{**TINY, "threads": 1}), out, dataset=dataset, progress=False)
+    monkeypatch.setattr(vt, "token_accuracy", real)
+    card = train(spec, TrainConfig(**{**TINY, "threads": 2}), out, dataset=dataset, progress=False)
+    machines = card["hardware"]["machines"]
+    assert [m["epochs"] for m in machines.values()] == [1, 1, 1]
+    assert list(machines)[0] == "not recorded" and "1 thread(s)" in list(machines)[1]
+    assert "2 thread(s)" in list(machines)[2] and card["hardware"]["threads"] == 2
+    assert sum(m["seconds"] for m in machines.values()) == pytest.approx(card["wall_time_s"], abs=0.5)
+    assert f"{list(machines)[1]}: 1 epochs" in card_markdown(card)
+
+
 def test_fine_tuning_starts_from_the_given_model(tmp_path, dataset, tiny_model):
     """--init: with a zero learning rate the run must end exactly where its initial model was."""
     start, _ = load_model(tiny_model)

@@ -214,6 +214,11 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
     if ckpt_path.exists():
         state = _resume(ckpt_path, spec, config, model, optimizer)
         state.setdefault("control_log", [])  # checkpoints written before the control log existed
+    # runs may move between machines (runs/on-gpu): the card states each one's share; epochs from
+    # before this record existed are counted as such
+    state.setdefault("machines", {"not recorded": {"epochs": state["epoch"], "seconds": round(state["seconds"], 1)}}
+                     if state["epoch"] else {})
+    machine = _hardware_text(_hardware(device))
     if config.revive_dead_logits:
         state.setdefault("revive_from_epoch", state["epoch"])  # may be switched on in a resumed run
     elif "revive_from_epoch" in state:
@@ -251,7 +256,11 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
             if b % 20 == 0:
                 bar.set_postfix(loss=f"{parts['loss'].item():.3f}", acc=f"{parts['accuracy'].item():.3f}")
         val_acc, val_mel = token_accuracy(model, val_tokens, device=device)
-        state["seconds"] += time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        state["seconds"] += seconds
+        share = state["machines"].setdefault(machine, {"epochs": 0, "seconds": 0.0})
+        share["epochs"] += 1
+        share["seconds"] = round(share["seconds"] + seconds, 1)
         row = {"epoch": epoch, "step": state["step"], "beta": beta_t, "lr": lr,
                **{k: sums[k] / per_epoch for k in ("loss", "ce", "kl", "reg")},
                "train_acc": sums["accuracy"] / per_epoch, "val_acc": val_acc, "val_melody_acc": val_mel,
@@ -284,8 +293,7 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
                     "final_epoch": state["log"][-1] if state["log"] else None},
         "control": model_control(model, test_idx, pairs=config.control_pairs or 500, seed=spec.seed),
         "parameters": count_parameters(model),
-        "hardware": {"device": device if device == "cpu" else torch.cuda.get_device_name(),
-                     "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()},
+        "hardware": {**_hardware(device), "machines": state["machines"]},
         "wall_time_s": round(state["seconds"], 1),
         **({"initialised_from": initial_model_record(config.init)} if config.init else {}),
         "torch": torch.__version__,
@@ -294,6 +302,11 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
     save_model(model.cpu(), out, card)
     ckpt_path.unlink(missing_ok=True)
     return card
+
+
+def _hardware(device: str) -> dict:
+    return {"device": device if device == "cpu" else torch.cuda.get_device_name(),
+            "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
 
 
 def _lr_at(config: TrainConfig, step: int, total: int) -> float:
@@ -375,9 +388,16 @@ def _schedule_text(sched: dict) -> str:
              if sched.get("revive_from_epoch") is not None else ""))
 
 
-def _hardware_text(record: dict) -> str:
-    hw = record["hardware"]
-    return f"{hw['device']} ({hw['cpu']}, {hw['threads']} thread(s)); wall time {record['wall_time_s'] / 60:.1f} min"
+def _hardware_text(hw: dict) -> str:
+    return f"{hw['device']} ({hw['cpu']}, {hw['threads']} thread(s))"
+
+
+def _cost_text(record: dict) -> str:
+    """Where a stage ran and for how long; with more than one machine, each one's share."""
+    machines = record["hardware"].get("machines", {})
+    where = (_hardware_text(record["hardware"]) if len(machines) < 2 else
+             "; ".join(f"{name}: {m['epochs']} epochs, {m['seconds'] / 60:.1f} min" for name, m in machines.items()))
+    return f"{where}; wall time {record['wall_time_s'] / 60:.1f} min"
 
 
 def _initial_stages(card: dict) -> list[dict]:
@@ -401,9 +421,9 @@ def card_markdown(card: dict) -> str:
         f"- data split: seed {card['split']['seed']}, fractions {card['split']['fractions']}, "
         f"sizes {card['split']['sizes']}",
         f"- schedule: {_schedule_text(sched)}",
-        f"- hardware: {_hardware_text(card)}; torch {card['torch']}",
+        f"- hardware: {_cost_text(card)}; torch {card['torch']}",
         *[f"- {'fine-tuned from' if i == 0 else 'which was fine-tuned from'} {stage['file']} ({stage['id']}), "
-          f"trained: {_schedule_text(stage['schedule'])}; {_hardware_text(stage)}" for i, stage in enumerate(stages)],
+          f"trained: {_schedule_text(stage['schedule'])}; {_cost_text(stage)}" for i, stage in enumerate(stages)],
         *([f"- all stages: {sched['steps'] + sum(s['schedule']['steps'] for s in stages):,} steps, wall time "
            f"{(card['wall_time_s'] + sum(s['wall_time_s'] for s in stages)) / 60:.1f} min"] if stages else []),
         "", "## Metrics", "",
