@@ -233,29 +233,34 @@ def test_tiny_training_run_decreases_loss_and_writes_card(tmp_path, dataset):
     assert text.startswith("# s2-VAE_b_0.2_c_50.0_g_10.0_r_0") and "3 epochs x 12 batches of 64 = 36 steps" in text
 
 
+def _interrupt_in_second_epoch(monkeypatch):
+    """The next train() stops (KeyboardInterrupt) in its second epoch, after the first one's
+    checkpoint; monkeypatch.undo() lets training run through again."""
+    import sent.vae_training as vt
+
+    real, calls = vt.token_accuracy, {"n": 0}
+
+    def accuracy(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(vt, "token_accuracy", accuracy)
+
+
 def test_interrupted_training_resumes_to_the_same_model(tmp_path, dataset, monkeypatch):
     spec = ModelSpec.parse(IDS["ar-VAE"])
     config = TrainConfig(**TINY)
     whole = tmp_path / "whole.pt"
     train(spec, config, whole, dataset=dataset, progress=False)
 
-    import sent.vae_training as vt
-
-    real = vt.token_accuracy
-    calls = {"n": 0}
-
-    def crash_in_second_epoch(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
     resumed = tmp_path / "resumed.pt"
-    monkeypatch.setattr(vt, "token_accuracy", crash_in_second_epoch)
+    _interrupt_in_second_epoch(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train(spec, config, resumed, dataset=dataset, progress=False)
     assert resumed.with_suffix(".ckpt").exists() and not resumed.exists()
-    monkeypatch.setattr(vt, "token_accuracy", real)
+    monkeypatch.undo()
     train(spec, config, resumed, dataset=dataset, progress=False)
     a, _ = load_model(whole)
     b, _ = load_model(resumed)
@@ -266,21 +271,9 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, dataset, monke
 def test_card_states_each_machines_share_of_a_run_that_moved(tmp_path, dataset, monkeypatch):
     """A run resumed elsewhere (here: another thread count) lists both machines' epochs and time;
     epochs from a checkpoint written before the record existed are marked as not recorded."""
-    import sent.vae_training as vt
-
     spec = ModelSpec.parse("s2-VAE_b_0.2_c_50.0_g_10.0_r_0")
     out = tmp_path / "moved.pt"
-    real, calls = vt.token_accuracy, {"n": 0}
-
-    def crash_in_epoch(n):
-        def accuracy(*args, **kwargs):
-            calls["n"] += 1
-            if calls["n"] == n:
-                raise KeyboardInterrupt
-            return real(*args, **kwargs)
-        return accuracy
-
-    monkeypatch.setattr(vt, "token_accuracy", crash_in_epoch(2))
+    _interrupt_in_second_epoch(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train(spec, TrainConfig(**{**TINY, "threads": 1}), out, dataset=dataset, progress=False)
     ckpt = out.with_suffix(".ckpt")
@@ -288,11 +281,11 @@ def test_card_states_each_machines_share_of_a_run_that_moved(tmp_path, dataset, 
     assert list(payload["state"]["machines"].values())[0]["epochs"] == 1
     del payload["state"]["machines"]  # as written before the record existed
     torch.save(payload, ckpt)
-    calls["n"] = 0
-    monkeypatch.setattr(vt, "token_accuracy", crash_in_epoch(2))
+    monkeypatch.undo()
+    _interrupt_in_second_epoch(monkeypatch)  # of this resumed run: one more epoch
     with pytest.raises(KeyboardInterrupt):
         train(spec, TrainConfig(**{**TINY, "threads": 1}), out, dataset=dataset, progress=False)
-    monkeypatch.setattr(vt, "token_accuracy", real)
+    monkeypatch.undo()
     card = train(spec, TrainConfig(**{**TINY, "threads": 2}), out, dataset=dataset, progress=False)
     machines = card["hardware"]["machines"]
     assert [m["epochs"] for m in machines.values()] == [1, 1, 1]
