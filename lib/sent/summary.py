@@ -1,0 +1,170 @@
+"""Result directories as written by `perform tables` (table-r2.csv, table-valid.csv,
+baselines.csv, comparison.csv, and `two_at_once-<model id>.csv` beside them): merging the
+directories of separately trained models into one, and the markdown tables the README shows.
+
+Merging exists because each shipped model's SeNT is trained and tabulated on its own (runs/*/
+sent-repro/), and the repositories behind a table are too large to keep: the published tables
+are the concatenation of the per-model ones, never recomputed by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import shutil
+from pathlib import Path
+
+from sent.errors import SentError
+from sent.io import atomic_path
+
+RESULT_TABLES = ("table-r2.csv", "table-valid.csv", "baselines.csv", "comparison.csv")
+HEADERLESS = ("table-r2.csv", "table-valid.csv")  # the authors' layout: setting, then one value per attribute
+WITHIN = 0.05  # "reaches the paper": R^2 at least the paper's minus this
+VERIFIED_GOOD = (0.98, 0.95)  # verified R^2 and valid fraction counted as a good cell (bold)
+
+
+def merge_results(directories, out) -> list[str]:
+    """Concatenate the result tables of DIRECTORIES into OUT (headers must agree, a setting may
+    appear in one directory only) and copy their two_at_once-*.csv files; the settings merged."""
+    directories = [Path(d) for d in directories]
+    if not directories:
+        raise SentError("give at least one results directory")
+    owner: dict[str, int] = {}  # setting -> index of the directory that holds it
+    merged: dict[str, tuple[str, list[str]]] = {}
+    for name in RESULT_TABLES:
+        header, lines = None, []
+        for i, d in enumerate(directories):
+            path = d / name
+            if not path.is_file():
+                raise SentError(f"{path}: no such file (not a `perform tables` output directory?)")
+            rows = [line for line in path.read_text().splitlines() if line.strip()]
+            if name not in HEADERLESS:
+                if not rows:
+                    raise SentError(f"{path}: empty table")
+                if header is not None and rows[0] != header:
+                    raise SentError(f"{path}: columns differ from {directories[0] / name}'s")
+                header, rows = rows[0], rows[1:]
+            for line in rows:
+                setting = line.split(",", 1)[0]
+                if owner.setdefault(setting, i) != i:
+                    raise SentError(f"{path}: setting {setting} is also in {directories[owner[setting]]}")
+            lines += rows
+        merged[name] = (header, lines)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    for name, (header, lines) in merged.items():
+        with atomic_path(Path(out) / name, ".csv") as tmp:
+            tmp.write_text("".join(f"{line}\n" for line in ([header] if header else []) + lines))
+    for d in directories:
+        for path in sorted(d.glob("two_at_once-*.csv")):
+            if path.resolve() != (Path(out) / path.name).resolve():
+                with atomic_path(Path(out) / path.name, ".csv") as tmp:
+                    shutil.copyfile(path, tmp)
+    return list(owner)
+
+
+def label(setting: str) -> str:
+    """ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0 -> 'ar-VAE g=10.0'; beta-VAE_b_1.0_c_50.0 -> 'beta-VAE b=1.0'
+    (the hyper-parameter the paper's table varies per model type)."""
+    kind, *rest = setting.split("_")
+    params = dict(zip(rest[::2], rest[1::2]))
+    key = "b" if kind == "beta-VAE" else "g"
+    return f"{kind} {key}={params[key]}" if key in params else setting
+
+
+def _read_csv(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise SentError(f"{path}: no such file")
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k, v in r.items():
+            if k not in ("setting", "attribute", "first", "second"):
+                try:
+                    r[k] = float(v)
+                except (TypeError, ValueError):
+                    raise SentError(f"{path}: column {k} holds {v!r}, not a number") from None
+    return rows
+
+
+def _pair(r2, valid) -> str:
+    return "-" if r2 is None or math.isnan(r2) else f"{r2:.3f} / {valid:.3f}"
+
+
+def markdown(results_dir) -> str:
+    """The README's result tables from a results directory: per cell the paper, SeNT, verified
+    edits and two baselines (R^2 / valid), the counts quoted under it, strict success per model,
+    and two-at-once means where two_at_once-*.csv files are present."""
+    d = Path(results_dir)
+    rows = _read_csv(d / "baselines.csv")
+    paper = {(r["setting"], r["attribute"]): r for r in _read_csv(d / "comparison.csv")}
+    if not rows:
+        raise SentError(f"{d / 'baselines.csv'}: no rows")
+
+    def get(r, column):
+        return r.get(column, float("nan"))
+
+    out = ["| model | attribute | paper R² / valid | SeNT R² / valid | verified R² / valid | sent-target* R² / valid "
+           "| attribute-vector R² / valid | SeNT untargeted | verified untargeted |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    reach, good, calmer, av_beats = {}, [], [], []
+    for r in rows:
+        cell = (r["setting"], r["attribute"])
+        ref = paper.get(cell)
+        verified = _pair(get(r, "verified_r2"), get(r, "verified_valid"))
+        is_good = get(r, "verified_r2") >= VERIFIED_GOOD[0] and get(r, "verified_valid") >= VERIFIED_GOOD[1]
+        if is_good:
+            verified, good = f"**{verified}**", good + [cell]
+        if get(r, "verified_untargeted") <= get(r, "sent_untargeted"):
+            calmer.append(cell)
+        if get(r, "attribute-vector_r2") > get(r, "sent_r2"):
+            av_beats.append(cell)
+        if ref is not None and not math.isnan(ref["r2_reference"]):
+            reached = r["sent_r2"] >= ref["r2_reference"] - WITHIN - 1e-9  # "at least", despite float rounding
+            reach.setdefault(r["setting"], []).append((r["attribute"], reached))
+        out.append(f"| {label(r['setting'])} | {r['attribute']} | "
+                   f"{_pair(ref['r2_reference'], ref['valid_reference']) if ref else '-'} | "
+                   f"{_pair(r['sent_r2'], r['sent_valid'])} | {verified} | "
+                   f"{_pair(get(r, 'sent-target_r2'), get(r, 'sent-target_valid'))} | "
+                   f"{_pair(get(r, 'attribute-vector_r2'), get(r, 'attribute-vector_valid'))} | "
+                   f"{get(r, 'sent_untargeted'):.3f} | {get(r, 'verified_untargeted'):.3f} |")
+    n = len(rows)
+    hits = sum(ok for cells in reach.values() for _, ok in cells)
+    out += ["", f"SeNT within {WITHIN} of the paper: {hits} of {sum(map(len, reach.values()))} cells ("
+            + "; ".join(f"{label(s)} {sum(ok for _, ok in c)} of {len(c)}"
+                        + (f", not {', '.join(a for a, ok in c if not ok)}" if not all(ok for _, ok in c) else "")
+                        for s, c in reach.items()) + ").",
+            f"Verified R^2 >= {VERIFIED_GOOD[0]} with valid >= {VERIFIED_GOOD[1]} (bold): {len(good)} of {n} cells; "
+            f"verified untargeted <= SeNT's: {len(calmer)} of {n}; attribute-vector R^2 above SeNT's: "
+            f"{len(av_beats)} of {n}."]
+
+    settings = list(dict.fromkeys(r["setting"] for r in rows))
+    methods = ("sent", "verified", "attribute-vector", "oracle")
+    by_cell = {(r["setting"], r["attribute"]): r for r in rows}
+    attributes = list(dict.fromkeys(r["attribute"] for r in rows))
+    out += ["", "Success (reached, nothing else changed): SeNT / verified / attribute-vector / oracle*", "",
+            "| attribute | " + " | ".join(label(s) for s in settings) + " |",
+            "|---|" + "---|" * len(settings)]
+    for a in attributes:
+        out.append(f"| {a} | " + " | ".join(
+            " / ".join(f"{get(by_cell[s, a], m + '_success'):.2f}" for m in methods) if (s, a) in by_cell else "-"
+            for s in settings) + " |")
+    means = {m: [_mean(get(r, m + "_success") for r in rows if r["setting"] == s) for s in settings] for m in methods}
+    out += ["", "Means over the attributes (" + ", ".join(label(s) for s in settings) + "): "
+            + "; ".join(f"{m} {', '.join(f'{v:.2f}' for v in means[m])}" for m in methods) + "."]
+
+    two = sorted(d.glob("two_at_once-*.csv"))
+    if two:
+        out += ["", "| model | SeNT twice: success / both reached | verified twice: success / both reached |",
+                "|---|---|---|"]
+        for path in two:
+            t = _read_csv(path)
+            setting = path.stem[len("two_at_once-"):].rsplit("_r_", 1)[0]
+            out.append(f"| {label(setting)} | {_mean(r['sent_twice_success'] for r in t):.3f} / "
+                       f"{_mean(r['sent_twice_reached'] for r in t):.3f} | "
+                       f"{_mean(r['verified_success'] for r in t):.3f} / {_mean(r['verified_reached'] for r in t):.3f} |")
+    return "\n".join(out) + "\n"
+
+
+def _mean(values) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return sum(values) / len(values) if values else float("nan")
