@@ -7,6 +7,7 @@ the sent-target ceiling (z1 with SeNT's 3 relevant dims taken from z2) and the p
 Runs are resumable: a finished run's curve and row are kept and skipped on the next call.
 
 usage: python bench/sent_convergence.py RESULTS --out docs/convergence [--models DIR] [--scale 0.5]
+       [--cells interp-0,ar-6] [--configs paper,...]
 RESULTS holds published repositories (results/models/<id>/, e.g. what `make demo` writes: MI
 index files and surrogates are taken from there); the models whose codes they hold are
 DIR/<id>.pt (default prebuilt/vae).
@@ -46,11 +47,19 @@ CONFIGS = {
                                        select="validation"), 6_000, 20),
     "batch2048-cosine-simulated": (dict(batch_size=2048, lr=6e-3, schedule="cosine", simulate=True,
                                         select="validation"), 2_000, 20),
+    # which of the repro recipe's choices (batch 512, lr 3e-3, cosine) a cell is sensitive to
+    "batch512-constant-simulated": (dict(batch_size=512, lr=3e-3, simulate=True, select="validation"), 6_000, 30),
+    "batch512-lr1e-3-cosine-simulated": (dict(batch_size=512, lr=1e-3, schedule="cosine", simulate=True,
+                                              select="validation"), 6_000, 30),
+    "batch64-lr3e-3-cosine-simulated": (dict(batch_size=64, lr=3e-3, schedule="cosine", simulate=True,
+                                             select="validation"), 6_000, 30),
 }
+STUDY_CONFIGS = ("paper", "paper-simulated", "batch512-cosine-simulated", "batch2048-cosine-simulated")
 
 
 def scratch_repository(source: Path, dest: Path) -> Path:
     """A repository sharing `source`'s files (links) where a run can write its own function."""
+    source = source.resolve()  # the links and paths below must not depend on the working directory
     dest.mkdir(parents=True, exist_ok=True)
     config = json.loads((source / "config.json").read_text())
     for name in os.listdir(source):
@@ -142,7 +151,7 @@ def plot(out: Path, rows: list[dict], reference: dict):
     cells = list(dict.fromkeys(r["cell"] for r in rows))
     panels = (("steps", "r2"), ("steps", "valid"), ("seconds", "r2"), ("seconds", "valid"))
     fig, axes = plt.subplots(len(panels), len(cells), figsize=(3.2 * len(cells), 2.9 * len(panels)), squeeze=False)
-    colours = dict(zip(CONFIGS, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
+    colours = {name: f"C{i}" for i, name in enumerate(CONFIGS)}
     for col, cell in enumerate(cells):
         cell_rows = [r for r in rows if r["cell"] == cell]
         decoded_rate = {r["config"]: r["train_seconds"] / r["steps"] for r in cell_rows}.get("paper")
@@ -179,17 +188,33 @@ def plot(out: Path, rows: list[dict], reference: dict):
     fig.savefig(f"{out}.png", dpi=100)
 
 
+def cells(spec: str) -> list[tuple[str, int]]:
+    """"interp-0,ar-6" -> [("interp", 0), ("ar", 6)]"""
+    chosen = []
+    for item in spec.split(","):
+        model, _, k = item.partition("-")
+        if model not in MODELS or not k.isdigit():
+            raise SystemExit(f"--cells: {item!r} is not MODEL-INDEX with MODEL one of {', '.join(MODELS)}")
+        chosen.append((model, int(k)))
+    return chosen
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "convergence")
     parser.add_argument("--models", type=Path, default=ROOT / "prebuilt" / "vae")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every run's steps")
-    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--configs", default=",".join(STUDY_CONFIGS), help=f"of {', '.join(CONFIGS)}")
+    parser.add_argument("--cells", default=",".join(f"{m}-{k}" for m, k in CELLS),
+                        help=f"model-attribute index pairs, models {', '.join(MODELS)}")
     args = parser.parse_args()
+    unknown = set(args.configs.split(",")) - set(CONFIGS)
+    if unknown:
+        raise SystemExit(f"--configs: unknown {', '.join(sorted(unknown))} (known: {', '.join(CONFIGS)})")
     torch.set_num_threads(1)
     rows = [run(args.results, args.models, args.out, cell, config, args.scale)
-            for cell in CELLS for config in args.configs.split(",")]
+            for cell in cells(args.cells) for config in args.configs.split(",")]
     with open(args.out / "summary.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
