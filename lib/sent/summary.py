@@ -87,7 +87,7 @@ def _read_csv(path: Path) -> list[dict]:
 
 
 def _pair(r2, valid) -> str:
-    return "-" if r2 is None or math.isnan(r2) else f"{r2:.3f} / {valid:.3f}"
+    return "-" if math.isnan(r2) else f"{r2:.3f} / {valid:.3f}"
 
 
 def markdown(results_dir) -> str:
