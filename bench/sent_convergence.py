@@ -7,7 +7,7 @@ the sent-target ceiling (z1 with SeNT's 3 relevant dims taken from z2) and the p
 Runs are resumable: a finished run's curve and row are kept and skipped on the next call.
 
 usage: python bench/sent_convergence.py RESULTS --out docs/convergence [--models DIR] [--scale 0.5]
-       [--cells interp-0,ar-6] [--configs paper,...]
+       [--cells interp-0,ar-6] [--configs paper,...] [--no-plot]
 RESULTS holds published repositories (results/models/<id>/, e.g. what `make demo` writes: MI
 index files and surrogates are taken from there); the models whose codes they hold are
 DIR/<id>.pt (default prebuilt/vae).
@@ -111,12 +111,20 @@ def run(results: Path, models: Path, out: Path, cell, config: str, scale: float)
     return row
 
 
+def kept_validation_loss(out: Path, row: dict) -> float:
+    """The lowest held-out lossC a run scored after step 0: what select='validation' keeps, and
+    what `train-sent --lr a,b` compares between rates."""
+    with open(out / "curves" / f"{row['cell']}_{row['config']}.csv") as f:
+        return min(float(r["lossC"]) for r in list(csv.DictReader(f))[1:])
+
+
 def markdown(out: Path, rows: list[dict], results: Path, reference: dict) -> str:
-    """One line per cell and configuration: test R^2 / valid of the network kept, its cost, and
-    beside it the paper's figure, sent-target and the paper recipe's full length (400 epochs of
-    batch 64) timed at the decoded rate measured here."""
-    lines = ["| cell | paper R² | sent-target* R² / valid | configuration | steps | training s | R² / valid | untargeted |",
-             "|---|---|---|---|---|---|---|---|"]
+    """One line per cell and configuration: test R^2 / valid of the network kept, its held-out
+    lossC and cost, and beside it the paper's figure, sent-target and the paper recipe's full
+    length (400 epochs of batch 64) timed at the decoded rate measured here."""
+    lines = ["| cell | paper R² | sent-target* R² / valid | configuration | steps | training s | held-out lossC | "
+             "R² / valid | untargeted |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for cell in dict.fromkeys(r["cell"] for r in rows):
         cell_rows = {r["config"]: r for r in rows if r["cell"] == cell}
         first = next(iter(cell_rows.values()))
@@ -130,11 +138,11 @@ def markdown(out: Path, rows: list[dict], results: Path, reference: dict) -> str
                 if paper is not None else f"| {cell} | | |")
         for name, r in cell_rows.items():
             lines.append(f"{head} {name} | {r['steps']:,} | {r['train_seconds']:,.0f} | "
-                         f"{r['r2']:.3f} / {r['valid']:.3f} | {r['untargeted']:.3f} |")
+                         f"{kept_validation_loss(out, r):.4f} | {r['r2']:.3f} / {r['valid']:.3f} | {r['untargeted']:.3f} |")
             head = "| | | |"
         if "paper" in cell_rows:
             rate = cell_rows["paper"]["train_seconds"] / cell_rows["paper"]["steps"]
-            lines.append(f"{head} paper, full length (estimate) | {full_steps:,} | {full_steps * rate:,.0f} | | |")
+            lines.append(f"{head} paper, full length (estimate) | {full_steps:,} | {full_steps * rate:,.0f} | | | |")
     text = "\n".join(lines) + "\n"
     (out / "summary.md").write_text(text)
     return text
@@ -208,6 +216,8 @@ def main():
     parser.add_argument("--configs", default=",".join(STUDY_CONFIGS), help=f"of {', '.join(CONFIGS)}")
     parser.add_argument("--cells", default=",".join(f"{m}-{k}" for m, k in CELLS),
                         help=f"model-attribute index pairs, models {', '.join(MODELS)}")
+    parser.add_argument("--no-plot", action="store_true", help="tables only (one figure column per cell is "
+                        "unreadable beyond about 8 cells)")
     args = parser.parse_args()
     unknown = set(args.configs.split(",")) - set(CONFIGS)
     if unknown:
@@ -221,9 +231,10 @@ def main():
         writer.writerows({k: (f"{v:.4f}" if isinstance(v, float) and not math.isnan(v) else v)
                           for k, v in r.items()} for r in rows)
     reference = read_reference_table(ROOT / "prebuilt" / "reference" / "table-r2.csv")
-    plot(args.out, rows, reference)
+    if not args.no_plot:
+        plot(args.out, rows, reference)
     print(markdown(args.out, rows, args.results, reference))
-    print(f"wrote {args.out}/summary.csv, {args.out}/summary.md and {args.out}.png")
+    print(f"wrote {args.out}/summary.csv, {args.out}/summary.md" + ("" if args.no_plot else f" and {args.out}.png"))
 
 
 if __name__ == "__main__":

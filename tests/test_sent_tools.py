@@ -125,6 +125,29 @@ def test_decoding_does_not_change_the_trajectory(repo_dir, tiny_model):
     assert all(torch.equal(nets[0][k], nets[1][k]) for k in nets[0])
 
 
+def test_several_learning_rates_keep_the_lowest_validation_loss(repo_dir, tiny_model):
+    """--lr a,b trains one function per rate and keeps the one of lowest validation lossC: the kept
+    network and logs are exactly what a run at that rate alone writes, and no candidate's file stays."""
+    common = ("--attribute", RHYTHM, "--max-pairs", 500, "--steps", 30, "--validation", 300, "--score-every", 10,
+              "--select", "validation", "--simulate")
+    run_tool("train-sent", repo_dir, tiny_model, "--lr", "0.001,0.03", *common)
+    net, meta = load_sent(Repository(repo_dir), RHYTHM)
+    losses = {c["lr"]: c["loss"] for c in meta["candidates"]}
+    assert set(losses) == {0.001, 0.03} and losses[0.001] != losses[0.03]
+    assert meta["loss"] == losses[meta["options"]["lr"]] == min(losses.values())
+    assert not list(repo_dir.glob(f"*_{RHYTHM}.*partial"))
+    log = (repo_dir / f"train_{RHYTHM}.csv").read_text()
+    curve = np.genfromtxt(repo_dir / f"curve_{RHYTHM}.csv", delimiter=",", names=True)
+    run_tool("train-sent", repo_dir, tiny_model, "--lr", meta["options"]["lr"], *common)
+    alone, alone_meta = load_sent(Repository(repo_dir), RHYTHM)
+    assert "candidates" not in alone_meta and alone_meta["step"] == meta["step"]
+    assert all(torch.equal(net.state_dict()[k], alone.state_dict()[k]) for k in net.state_dict())
+    assert (repo_dir / f"train_{RHYTHM}.csv").read_text() == log
+    alone_curve = np.genfromtxt(repo_dir / f"curve_{RHYTHM}.csv", delimiter=",", names=True)
+    for column in ("step", "r2", "valid", "lossC"):  # not seconds
+        assert np.array_equal(curve[column], alone_curve[column], equal_nan=True)
+
+
 def test_nan_loss_stops_and_keeps_best_model(repo_dir, tiny_model, monkeypatch):
     from sent import traversal
     from sent.errors import SentError
@@ -188,6 +211,8 @@ def test_bad_inputs(repo_dir, tiny_model, tmp_path):
            match="sent_ZC_1.model: no surrogate for attribute 1")
     _fails("evaluate", repo_dir, tiny_model, "--attribute", "octave", match="sent_1.model: no traversal function")
     _fails("train-sent", repo_dir, tiny_model, "--variant", "ex", match="unknown variant letter")
+    _fails("train-sent", repo_dir, tiny_model, "--lr", "0.01,0.001", "--validation", 100,
+           match="several learning rates need --select validation")
     _fails("train-sent", repo_dir, tmp_path / "nope.pt", match="nope.pt: no such model file")
     # a repository of 16-dim codes cannot be decoded by a 32-dim model
     d = tmp_path / "small"

@@ -125,6 +125,8 @@ CASES = [
     (["train-sent", "{tmp}/nowhere", MODEL, "--lambdas", "1,a,1"], "--lambdas must be a finite number, got 'a'"),
     (["train-sent", "{tmp}/nowhere", MODEL, "--lambdas", "1,-1,1"], "--lambdas must be at least 0"),
     (["train-sent", "{tmp}/nowhere", MODEL, "--iscale", "0"], "--iscale must be at least 1"),
+    (["train-sent", "{tmp}/nowhere", MODEL, "--lr", "3e-3,fast"], "--lr must be a finite number, got 'fast'"),
+    (["train-sent", "{tmp}/nowhere", MODEL, "--lr", "3e-3,0"], "--lr must be greater than 0"),
     (["train-sent", "{tmp}/nowhere", MODEL, "--seed", "1.5"], "--seed must be a whole number"),
     (["train-sent", "{tmp}/nowhere", MODEL, "--steps", "0"], "--steps must be at least 1, got 0"),
     (["train-sent", "{tmp}/nowhere", MODEL, "--validation", "0"], "--validation must be at least 1, got 0"),

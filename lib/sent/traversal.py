@@ -287,7 +287,8 @@ class Validation:
         return {"r2": s["r2"], "valid": s["valid"], "lossC": loss_c}
 
 
-def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, progress: bool = False) -> dict:
+def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, progress: bool = False,
+               lrs: tuple[float, ...] = ()) -> dict:
     """Train SentNet for one attribute; writes sent_<f>.model and train_<f>.csv (per epoch), and
     with held-out pairs curve_<f>.csv (step, training seconds, validation r2, valid, lossC).
 
@@ -297,8 +298,20 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
     way, and the decoded value only decides which network is kept. The network kept is
     the epoch of lowest mean loss (the paper's choice, by epoch mean) or, with select='validation',
     the scored step of lowest validation lossC.
+
+    With several learning rates `lrs` (instead of options.lr), one function is trained per rate,
+    from the same initial network on the same batches, and the one of lowest validation lossC is
+    kept (select='validation' only): a rate that suits most attributes can leave one stuck on a
+    plateau (docs/sent-lr-check). The files are the kept run's; the model's metadata lists every
+    candidate's rate and validation lossC.
     """
     k = attribute
+    rates = tuple(float(lr) for lr in lrs) or (options.lr,)
+    if len(rates) > 1 and options.select != "validation":
+        raise SentError(f"{len(rates)} learning rates need select='validation' to choose between them "
+                        f"(training losses at different rates are not comparable)")
+    if any(not math.isfinite(lr) or lr <= 0 for lr in rates):
+        raise SentError(f"learning rates must be positive numbers, got {', '.join(map(str, rates))}")
     corr = torch.as_tensor(load_index_file(repo.path(f"corr_index_{k}.txt"), repo.latent_dim))
     uncorr = torch.as_tensor(load_index_file(repo.path(f"uncorr_index_{k}.txt"), repo.latent_dim))
     zc, zc_meta = load_zc(repo, k)
@@ -318,94 +331,115 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
     z1, c1, z2, c2 = z1[:n], c1[:n], z2[:n], c2[:n]
     width = attribute_width(repo.plugin, k, options.one_hot)
     e1, e2 = encode_attribute(c1, width), encode_attribute(c2, width)
-    torch.manual_seed(options.seed)
-    net = SentNet(repo.latent_dim, e1.shape[1], options.iscale, options.pre_stages, options.with_target)
-    opt = torch.optim.Adam(net.parameters(), lr=options.lr)
     steps_per_epoch = math.ceil(n / options.batch_size)
     total_steps = min(options.steps or math.inf, options.epochs * steps_per_epoch)
     lr_factor = _learning_rate(options, total_steps)
     l1, l2, l3 = options.lambdas
-    meta = {"attribute": k, "name": repo.names[k], "net": net.options, "options": dataclasses.asdict(options),
-            "relevant": corr.tolist(), "model_id": repo.model_id}
-    # The best network so far and the logs live under .partial names until the last step: an
-    # interrupted run never leaves a sent_<k>.model (or a log) that evaluate would take for finished.
-    model_path, log_path, curve_path = (repo.path(f"{name}_{k}{ext}") for name, ext in
-                                        (("sent", ".model"), ("train", ".csv"), ("curve", ".csv")))
-    partial_model, partial_log, partial_curve = (Path(f"{p}.partial") for p in (model_path, log_path, curve_path))
-    rows, curve, best, step, train_seconds = [], [], math.inf, 0, 0.0
+    # The best network so far and the logs live under .partial names until the last step of the
+    # last candidate: an interrupted run never leaves a sent_<k>.model (or a log) that evaluate
+    # would take for finished.
+    final = {name: repo.path(f"{name}_{k}{ext}") for name, ext in
+             (("sent", ".model"), ("train", ".csv"), ("curve", ".csv"))}
 
-    def score_validation(epoch):
-        nonlocal best
-        v = validation.score(net)
-        curve.append((step, train_seconds, v["r2"], v["valid"], v["lossC"]))
-        _write_csv(partial_curve, ("step", "seconds", "r2", "valid", "lossC"), curve)
-        if options.select == "validation" and step > 0 and v["lossC"] < best:  # never the untrained network
-            best = v["lossC"]
-            save_torch(partial_model, SENT_FORMAT, {**meta, "epoch": epoch, "step": step, "loss": best,
-                                                    "validation": v}, net.state_dict())
-        if progress:
-            print(f"sent {repo.names[k]} step {step}: validation r2 {v['r2']:.4f} valid {v['valid']:.3f} "
-                  f"lossC {v['lossC']:.4f}", flush=True)
+    def train_one(lr: float, partial: dict) -> dict:
+        """One run at learning rate `lr`, its files at the `partial` paths."""
+        run_options = dataclasses.replace(options, lr=lr)
+        torch.manual_seed(options.seed)
+        net = SentNet(repo.latent_dim, e1.shape[1], options.iscale, options.pre_stages, options.with_target)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        meta = {"attribute": k, "name": repo.names[k], "net": net.options,
+                "options": dataclasses.asdict(run_options), "relevant": corr.tolist(), "model_id": repo.model_id}
+        rows, curve, best, step, train_seconds = [], [], math.inf, 0, 0.0
 
-    if validation is not None:
-        score_validation(0)
-    epoch = 0
-    while step < total_steps:
-        clock = time.perf_counter()
-        net.train()
-        order = torch.randperm(n)
-        sums, seen = np.zeros(4), 0
-        for start in range(0, n, options.batch_size):
-            b = order[start:start + options.batch_size]
-            for group in opt.param_groups:
-                group["lr"] = options.lr * lr_factor(step)
-            out = net(z1[b], e1[b], e2[b])
-            loss_r = F.mse_loss(out[:, corr], z2[b][:, corr])
-            loss_i = F.mse_loss(out[:, uncorr], z1[b][:, uncorr])
-            surrogate = F.mse_loss(zc(out), e2[b])
-            if perception is None:
-                loss_c = surrogate
-            else:  # the true value, the surrogate's gradient
-                loss_c = surrogate + (perception.loss(out, c2[b]) - surrogate).detach()
-            loss = l1 * loss_r + l2 * loss_i + l3 * loss_c
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            sums += np.array([loss.item(), loss_r.item(), loss_i.item(), loss_c.item()]) * len(b)
-            seen += len(b)
-            if validation is not None and options.score_every and step % options.score_every == 0:
-                train_seconds += time.perf_counter() - clock
+        def score_validation(epoch):
+            nonlocal best
+            v = validation.score(net)
+            curve.append((step, train_seconds, v["r2"], v["valid"], v["lossC"]))
+            _write_csv(partial["curve"], ("step", "seconds", "r2", "valid", "lossC"), curve)
+            if options.select == "validation" and step > 0 and v["lossC"] < best:  # never the untrained network
+                best = v["lossC"]
+                save_torch(partial["sent"], SENT_FORMAT, {**meta, "epoch": epoch, "step": step, "loss": best,
+                                                          "validation": v}, net.state_dict())
+            if progress:
+                print(f"sent {repo.names[k]} lr {lr:g} step {step}: validation r2 {v['r2']:.4f} "
+                      f"valid {v['valid']:.3f} lossC {v['lossC']:.4f}", flush=True)
+
+        if validation is not None:
+            score_validation(0)
+        epoch = 0
+        while step < total_steps:
+            clock = time.perf_counter()
+            net.train()
+            order = torch.randperm(n)
+            sums, seen = np.zeros(4), 0
+            for start in range(0, n, options.batch_size):
+                b = order[start:start + options.batch_size]
+                for group in opt.param_groups:
+                    group["lr"] = lr * lr_factor(step)
+                out = net(z1[b], e1[b], e2[b])
+                loss_r = F.mse_loss(out[:, corr], z2[b][:, corr])
+                loss_i = F.mse_loss(out[:, uncorr], z1[b][:, uncorr])
+                surrogate = F.mse_loss(zc(out), e2[b])
+                if perception is None:
+                    loss_c = surrogate
+                else:  # the true value, the surrogate's gradient
+                    loss_c = surrogate + (perception.loss(out, c2[b]) - surrogate).detach()
+                loss = l1 * loss_r + l2 * loss_i + l3 * loss_c
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                sums += np.array([loss.item(), loss_r.item(), loss_i.item(), loss_c.item()]) * len(b)
+                seen += len(b)
+                if validation is not None and options.score_every and step % options.score_every == 0:
+                    train_seconds += time.perf_counter() - clock
+                    score_validation(epoch)
+                    clock = time.perf_counter()
+                if step >= total_steps:
+                    break
+            train_seconds += time.perf_counter() - clock
+            means = sums / seen
+            if not np.isfinite(means).all():
+                kept = (f"best model so far (loss {best:.4g}) in {partial['sent']}" if math.isfinite(best)
+                        else "no model saved")
+                rate = f" (lr {lr:g})" if len(rates) > 1 else ""
+                raise SentError(f"{repo.names[k]}{rate}: loss became NaN/inf at epoch {epoch}; {kept}")
+            if options.select == "loss" and means[0] < best:
+                best = float(means[0])
+                save_torch(partial["sent"], SENT_FORMAT, {**meta, "epoch": epoch, "step": step, "loss": best},
+                           net.state_dict())
+            rows.append((epoch, *map(float, means), best))
+            _write_csv(partial["train"], ("epoch", "loss", "lossR", "lossI", "lossC", "best"), rows)
+            if validation is not None and (not options.score_every or (step >= total_steps and curve[-1][0] != step)):
                 score_validation(epoch)
-                clock = time.perf_counter()
-            if step >= total_steps:
-                break
-        train_seconds += time.perf_counter() - clock
-        means = sums / seen
-        if not np.isfinite(means).all():
-            kept = f"best model so far (loss {best:.4g}) in {partial_model}" if math.isfinite(best) else "no model saved"
-            raise SentError(f"{repo.names[k]}: loss became NaN/inf at epoch {epoch}; {kept}")
-        if options.select == "loss" and means[0] < best:
-            best = float(means[0])
-            save_torch(partial_model, SENT_FORMAT, {**meta, "epoch": epoch, "step": step, "loss": best},
-                       net.state_dict())
-        rows.append((epoch, *map(float, means), best))
-        _write_csv(partial_log, ("epoch", "loss", "lossR", "lossI", "lossC", "best"), rows)
-        if validation is not None and (not options.score_every or (step >= total_steps and curve[-1][0] != step)):
-            score_validation(epoch)
-        if progress:
-            print(f"sent {repo.names[k]} epoch {epoch}: loss {means[0]:.4f} R {means[1]:.4f} I {means[2]:.4f} "
-                  f"C {means[3]:.4f}", flush=True)
-        epoch += 1
-    if not rows:
-        raise SentError(f"{repo.names[k]}: no epochs to train (epochs={options.epochs})")
-    os.replace(partial_log, log_path)
-    if curve:
-        os.replace(partial_curve, curve_path)
+            if progress:
+                print(f"sent {repo.names[k]} lr {lr:g} epoch {epoch}: loss {means[0]:.4f} R {means[1]:.4f} "
+                      f"I {means[2]:.4f} C {means[3]:.4f}", flush=True)
+            epoch += 1
+        if not rows:
+            raise SentError(f"{repo.names[k]}: no epochs to train (epochs={options.epochs})")
+        return {**meta, "best_loss": best, "seconds": train_seconds, "steps": step, "curve": bool(curve)}
+
+    runs = []
+    for i, lr in enumerate(rates):
+        suffix = ".partial" if len(rates) == 1 else f".lr{i}.partial"
+        partial = {name: Path(f"{path}{suffix}") for name, path in final.items()}
+        runs.append((train_one(lr, partial), partial))
+    summary, partial = min(runs, key=lambda run: run[0]["best_loss"])  # the first of equals
+    candidates = [{"lr": run["options"]["lr"], "loss": run["best_loss"]} for run, _ in runs]
+    if len(runs) > 1:  # the kept network records what it was chosen from
+        meta, state = load_torch(partial["sent"], SENT_FORMAT)
+        save_torch(partial["sent"], SENT_FORMAT, {**meta, "candidates": candidates}, state)
+    os.replace(partial["train"], final["train"])
+    if summary.pop("curve"):
+        os.replace(partial["curve"], final["curve"])
     else:
-        curve_path.unlink(missing_ok=True)  # a curve from an earlier run would describe another function
-    os.replace(partial_model, model_path)
-    return {**meta, "best_loss": best, "seconds": train_seconds, "steps": step,
+        final["curve"].unlink(missing_ok=True)  # a curve from an earlier run would describe another function
+    os.replace(partial["sent"], final["sent"])
+    for _, other in runs:
+        for path in other.values():
+            path.unlink(missing_ok=True)
+    return {**summary, "candidates": candidates, "seconds": sum(run["seconds"] for run, _ in runs),
             "extract_seconds": perception.extract_seconds if perception else 0.0}
 
 
