@@ -66,12 +66,25 @@ def choice(name: str, value, choices) -> str:
     return value
 
 
+def items(value) -> tuple:
+    """The items of a comma-separated flag: fire gives a tuple, one number, or a string (when an
+    item is not a number, e.g. "3e-3,fast"), whose number-like items become floats so that the
+    checks above name the one bad item. "" is none."""
+    if isinstance(value, str):
+        return tuple(_number(v) for v in value.split(",")) if value.strip() else ()
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def positive_reals(name: str, value) -> tuple[float, ...]:
     """A comma-separated list (fire gives a tuple, or one number) of finite numbers > 0; "" is none."""
-    if isinstance(value, str) and not value.strip():
-        return ()
-    values = value if isinstance(value, (tuple, list)) else (value,)
-    return tuple(real(name, v, above=0.0) for v in values)
+    return tuple(real(name, v, above=0.0) for v in items(value))
 
 
 def increasing_wholes(name: str, value) -> tuple[int, ...]:
