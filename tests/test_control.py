@@ -119,6 +119,19 @@ def test_compare_control_counts_figures_within_the_tolerance():
         compare_control(reference, {"octave": {}})
 
 
+def test_compare_control_counts_only_mismatches_the_reference_reproduces():
+    reference = figures(**{"regularised": 0.90, "mi-top3": 0.5, "all": 1.0})
+    again = figures(**{"regularised": 0.92, "mi-top3": 0.2, "all": 1.0})  # mi-top3 moves with the pairs
+    other = figures(**{"regularised": 0.70, "mi-top3": 0.1, "all": 1.0})
+    result = compare_control(reference, other, 0.05, reference_again=again)
+    assert [(r["case"], r["match"], r["steady"]) for r in result["rows"]] == [
+        ("regularised", False, True), ("mi-top3", False, False), ("all", True, True)]
+    assert (result["matched"], result["steady"], result["differ"]) == (1, 2, 1)
+    assert "steady" not in compare_control(reference, other)
+    with pytest.raises(SentError, match="lack attribute 'tonic'"):
+        compare_control(reference, reference, reference_again={"octave": {}})
+
+
 def test_compare_tool_exits_non_zero_unless_every_figure_matches(tmp_path):
     a, b, bare = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "bare.json"
     a.write_text(json.dumps({"control": figures(regularised=0.9, all=1.0)}))
@@ -131,6 +144,28 @@ def test_compare_tool_exits_non_zero_unless_every_figure_matches(tmp_path):
     assert run_tool("train-vae", "compare", a, b, "--tolerance", 0.25).returncode == 0
     missing = run_tool("train-vae", "compare", a, bare, check=False)
     assert missing.returncode == 2 and "no decoder-control figures" in missing.stderr
+
+
+def test_compare_tool_measures_anew_on_more_pairs(tiny_model, tmp_path):
+    """--pairs measures both models on the same pairs (a model matches itself exactly there) and the
+    reference on a second sample, whose figures are those of `model_control` with the next seed."""
+    same = run_tool("train-vae", "compare", tiny_model, tiny_model, "--pairs", 24, "--seed", 3).stdout
+    rows = [line.split(" | ") for line in same.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 45 and all(r[2] == r[4] and r[5] == "yes |" for r in rows)
+    model, card = load_model(tiny_model)
+    second = model_control(model, data.split_indices(data.NUM_MELODIES, card["split"]["seed"],
+                                                     tuple(card["split"]["fractions"]))[2], pairs=24, seed=4)
+    scale_mi = next(r for r in rows if r[0] == "| scale" and r[1] == "mi-top3")
+    assert float(scale_mi[3]) == pytest.approx(second["scale"]["mi-top3"]["r2"], abs=5e-4)
+    steady = sum(abs(float(r[2]) - float(r[3])) <= 0.05 for r in rows if "–" not in r[2:4])
+    steady += sum(r[2] == r[3] == "–" for r in rows)
+    assert same.strip().splitlines()[-2:] == [
+        "45 of 45 figures within 0.05",
+        f"the reference matches itself on {steady} of 45 (pairs seeds 3, 4); 0 of those differ in the other model"]
+    card_only = tmp_path / "card.json"
+    card_only.write_text(json.dumps({"control": figures(regularised=0.9)}))
+    refused = run_tool("train-vae", "compare", card_only, tiny_model, "--pairs", 24, check=False)
+    assert refused.returncode == 2 and "card.json" in refused.stderr
 
 
 def test_real_model_figures_and_the_control_tool(tiny_model, tmp_path):

@@ -152,6 +152,8 @@ CASES = [
     (["train-vae", "run", MODEL_ID, "--out", "{tmp}"], "must end in .pt"),
     (["train-vae", "run", "s2-VAE_b_1_c_50_g_10_r_0", "--out", "{out}.pt"], "unknown model id"),
     (["train-vae", "control", MODEL, "--pairs", "4"], "--pairs must be at least 8"),
+    (["train-vae", "compare", MODEL, MODEL, "--pairs", "4"], "--pairs must be at least 8"),
+    (["train-vae", "compare", MODEL, MODEL, "--pairs", "8", "--seed", "-2"], "--seed must be at least 0"),
     (["train-vae", "evaluate", MODEL, "--rows", "0"], "--rows must be at least 1"),
     (["perform", "tables", "{tmp}/nowhere", "--reference", "{tmp}/nonexistent", "--out", "{out}"],
      "nonexistent/table-r2.csv: no such file"),

@@ -154,21 +154,36 @@ def model_control(model, test_rows: np.ndarray, pairs: int = 500, attributes=ran
     return out
 
 
-def compare_control(reference: dict, other: dict, tolerance: float = 0.05) -> dict:
+def compare_control(reference: dict, other: dict, tolerance: float = 0.05, reference_again: dict = None) -> dict:
     """Whether `other`'s control figures match `reference`'s: per attribute and case present in
     both, the two R^2 values and whether they lie within `tolerance` (an undefined R^2 matches only
-    an undefined one). Returns {"rows": [...], "matched": n, "compared": m}."""
+    an undefined one). `reference_again`, the reference measured on a second sample of pairs, tells
+    which figures are steady enough for a mismatch to mean anything: each row then also says
+    whether the reference matches itself. Returns {"rows": [...], "matched": n, "compared": m}, plus
+    "steady" (rows where the reference matches itself) and "differ" (mismatches among those)."""
     rows = []
     for name, fig in reference.items():
-        if name not in other:
-            raise SentError(f"control figures to compare lack attribute {name!r}")
+        for figures in (other, reference_again):
+            if figures is not None and name not in figures:
+                raise SentError(f"control figures to compare lack attribute {name!r}")
         for case in CASES:
             if case not in fig or case not in other[name]:
                 continue
-            a, b = fig[case]["r2"], other[name][case]["r2"]
-            match = (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= tolerance)
-            rows.append({"attribute": name, "case": case, "reference": a, "other": b, "match": match})
-    return {"rows": rows, "matched": sum(r["match"] for r in rows), "compared": len(rows)}
+            row = {"attribute": name, "case": case, "reference": fig[case]["r2"], "other": other[name][case]["r2"]}
+            row["match"] = _within(row["reference"], row["other"], tolerance)
+            if reference_again is not None:
+                row["reference_again"] = reference_again[name][case]["r2"]
+                row["steady"] = _within(row["reference"], row["reference_again"], tolerance)
+            rows.append(row)
+    result = {"rows": rows, "matched": sum(r["match"] for r in rows), "compared": len(rows)}
+    if reference_again is not None:
+        result["steady"] = sum(r["steady"] for r in rows)
+        result["differ"] = sum(r["steady"] and not r["match"] for r in rows)
+    return result
+
+
+def _within(a: float | None, b: float | None, tolerance: float) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= tolerance)
 
 
 def _text(x: float | None) -> str:
