@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +28,18 @@ def test_help_lists_parameters():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for param in ("--train_vae", "--variant", "--sent_epochs", "--max_pairs", "--queue"):
         assert param in proc.stdout
+
+
+def test_demo_runs_one_prebuilt_model_per_type():
+    """The demo stays a laptop job as the paper's other settings are shipped beside the issue's four."""
+    proc = subprocess.run(nextflow_command("config", ROOT, "-profile", "demo", "-flat"), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pattern = re.search(r"^params\.models = '([^']*)'$", proc.stdout, re.M)[1]
+    head, choices, tail = re.fullmatch(r"([^{]*)\{([^}]*)\}([^{]*)", pattern).groups()
+    models = [Path(head + choice + tail) for choice in choices.split(",")]
+    assert all(m.is_file() and m.parent == ROOT / "prebuilt" / "vae" for m in models)
+    assert sorted(m.stem.split("-VAE")[0] for m in models) == ["ar", "beta", "interp", "s2"]
 
 
 @pytest.mark.parametrize("profile", ["demo", "repro", "plugin_demo"])
