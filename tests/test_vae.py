@@ -268,6 +268,30 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, dataset, monke
         assert torch.equal(x, y), k
 
 
+def test_logs_hold_only_checkpointed_epochs(tmp_path, dataset, monkeypatch):
+    """Stopped after an epoch's training but before its checkpoint (here: in its control
+    measurement), a run leaves no log row for that epoch, so a log row always means an epoch that
+    a resumed run keeps."""
+    import sent.control
+
+    real, calls = sent.control.model_control, {"n": 0}
+
+    def control(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sent.control, "model_control", control)
+    out = tmp_path / "stopped.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train(ModelSpec.parse(IDS["ar-VAE"]), TrainConfig(**TINY), out, dataset=dataset, progress=False)
+    log = out.with_suffix(".log.csv").read_text().splitlines()
+    control_epochs = {line.split(",")[0] for line in out.with_suffix(".control.csv").read_text().splitlines()[1:]}
+    assert [line.split(",")[0] for line in log[1:]] == ["0"] and control_epochs == {"0"}
+    assert torch.load(out.with_suffix(".ckpt"), weights_only=True)["state"]["epoch"] == 1
+
+
 def test_card_states_each_machines_share_of_a_run_that_moved(tmp_path, dataset, monkeypatch):
     """A run resumed elsewhere (here: another thread count) lists both machines' epochs and time;
     epochs from a checkpoint written before the record existed are marked as not recorded."""

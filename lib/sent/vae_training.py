@@ -267,13 +267,15 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
                "seconds": round(state["seconds"], 1)}
         state["log"].append(row)
         state["epoch"] = epoch + 1
-        _write_csv(log_path, state["log"], LOG_FIELDS)
         if config.control_pairs:
             control = model_control(model, test_idx, pairs=config.control_pairs, seed=spec.seed)
             state["control_log"] += control_log_rows(control, epoch=epoch, step=state["step"], beta=beta_t,
                                                      kl=row["kl"])
-            _write_csv(control_path, state["control_log"])
         _checkpoint(ckpt_path, spec, config, model, optimizer, state)
+        # the logs follow the checkpoint: a row in them is an epoch that a resumed run keeps
+        _write_csv(log_path, state["log"], LOG_FIELDS)
+        if config.control_pairs:
+            _write_csv(control_path, state["control_log"])
         if progress:
             print(f"{spec.id} epoch {epoch}: loss {row['loss']:.4f} ce {row['ce']:.4f} kl {row['kl']:.2f} "
                   f"reg {row['reg']:.4f} train_acc {row['train_acc']:.4f} val_acc {val_acc:.4f} "
