@@ -61,6 +61,13 @@ def test_seeds_and_reals_accept():
         validate.seed("split_seed", -1)
 
 
+def test_comma_separated_items_as_numbers_or_as_text():
+    # a string reaches the tool when fire could not make every item a number
+    assert validate.items("3e-3,fast") == (3e-3, "fast") and validate.items((1, 2)) == (1, 2)
+    assert validate.texts("1,quarter") == ("1", "quarter") and validate.texts((1, "b")) == ("1", "b")
+    assert validate.items("") == () == validate.texts(" ") and validate.texts(2) == ("2",)
+
+
 def test_output_paths(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(SentError, match="is a directory"):

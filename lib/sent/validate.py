@@ -71,8 +71,16 @@ def items(value) -> tuple:
     item is not a number, e.g. "3e-3,fast"), whose number-like items become floats so that the
     checks above name the one bad item. "" is none."""
     if isinstance(value, str):
-        return tuple(_number(v) for v in value.split(",")) if value.strip() else ()
+        return tuple(_number(v) for v in texts(value))
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def texts(value) -> tuple[str, ...]:
+    """The items of a comma-separated flag of words (labels, names), kept as text: a string's
+    items are not turned into numbers, so the label "1" stays "1". "" is none."""
+    if isinstance(value, str):
+        return tuple(value.split(",")) if value.strip() else ()
+    return tuple(map(str, value)) if isinstance(value, (tuple, list)) else (str(value),)
 
 
 def _number(text: str):
