@@ -20,7 +20,6 @@ from sent.io import load_torch, save_torch
 
 LATENT_DIM = 32
 NUM_ATTRIBUTES = 9
-MODEL_TYPES = ("beta-VAE", "ar-VAE", "interp-VAE", "s2-VAE")
 # a_k = label_k / ATTRIBUTE_SCALE[k]: labels scaled to [0, 1] for ar- and s2-VAE
 ATTRIBUTE_SCALE = torch.tensor([c - 1 for c in FACTOR_COUNTS], dtype=torch.float32)
 FILE_FORMAT = "sent-vae/1"
