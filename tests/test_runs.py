@@ -1,0 +1,63 @@
+"""runs/resume, which keeps the long VAE trainings going across sessions: run on a copy of it in a
+temporary directory, with a stand-in for python that "trains" for 3 seconds, so no real run is touched."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED1 = "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_1"  # the run in quarter-seed1/
+BETA = "beta-VAE_b_0.2_c_50.0_r_0"  # the run in its own directory, listed after quarter-seed1
+# called as: PY TRAIN_VAE run ID --out ID.pt ...; writes ID.pt unless FAKE_CRASH names ID
+FAKE_PYTHON = """#!/usr/bin/env bash
+echo "training $3 ($*)"
+sleep 3  # longer than runs/resume waits after starting a run
+[ "$3" = "${FAKE_CRASH:-}" ] && exit 1
+touch "$5"
+"""
+
+
+def _resume(tmp_path, *runs, **env):
+    (tmp_path / "runs").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "runs" / "resume", tmp_path / "runs" / "resume")
+    fake = tmp_path / "fake-python"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    env = {**os.environ, "PY": str(fake), "FOLLOW": "1", "FOLLOW_SECONDS": "0.2", **env}
+    return subprocess.run([str(tmp_path / "runs" / "resume"), *runs], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_follow_starts_the_next_run_when_one_finishes(tmp_path):
+    done = _resume(tmp_path, "quarter-seed1", BETA, RUNS_AT_ONCE="1", THREADS="2")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith("quarter-seed1: started (log quarter-seed1/train.out)")
+    assert f"{BETA}: waiting (1 runs already training)" in lines
+    assert [line.split(" ", 2)[2] for line in lines if "started" in line] == [
+        "quarter-seed1: started (log quarter-seed1/train.out)", f"{BETA}: started (log {BETA}/train.out)"]
+    assert (tmp_path / "runs" / "quarter-seed1" / f"{SEED1}.pt").exists()
+    assert (tmp_path / "runs" / BETA / f"{BETA}.pt").exists()
+    log = (tmp_path / "runs" / "quarter-seed1" / "train.out").read_text()
+    assert "--threads 2" in log and "--split_seed 0" in log  # the run's own arguments, THREADS passed on
+
+
+def test_a_run_that_stops_unfinished_is_reported_and_not_restarted(tmp_path):
+    done = _resume(tmp_path, "quarter-seed1", BETA, FAKE_CRASH=SEED1)
+    assert done.returncode == 1
+    assert "quarter-seed1: stopped unfinished, not restarted (see quarter-seed1/train.out)" in done.stdout
+    assert done.stdout.count("quarter-seed1: stopped unfinished") == 1
+    log = (tmp_path / "runs" / "quarter-seed1" / "train.out").read_text()
+    assert log.count("training ") == 1
+    assert not (tmp_path / "runs" / "quarter-seed1" / f"{SEED1}.pt").exists()
+    assert (tmp_path / "runs" / BETA / f"{BETA}.pt").exists()  # the other run is not held up
+
+
+def test_finished_runs_are_left_alone(tmp_path):
+    (tmp_path / "runs" / BETA).mkdir(parents=True)
+    (tmp_path / "runs" / BETA / f"{BETA}.pt").write_text("")
+    done = _resume(tmp_path, BETA)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"{BETA}: finished"]
+    assert not (tmp_path / "runs" / BETA / "train.out").exists()
