@@ -12,7 +12,7 @@ BETA = "beta-VAE_b_0.2_c_50.0_r_0"  # the run in its own directory, listed after
 # called as: PY TRAIN_VAE run ID --out ID.pt ...; writes ID.pt unless FAKE_CRASH names ID
 FAKE_PYTHON = """#!/usr/bin/env bash
 echo "training $3 ($*)"
-sleep 3  # longer than runs/resume waits after starting a run
+sleep 3  # still training at runs/resume's next checks (FOLLOW_SECONDS apart)
 [ "$3" = "${FAKE_CRASH:-}" ] && exit 1
 touch "$5"
 """
