@@ -50,7 +50,7 @@ def test_profiles_with_the_fast_recipe_resolve_and_train_sent_accepts_them(profi
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     params = dict(re.findall(r"^params\.(\w+) = '?([^'\n]*)'?$", proc.stdout, re.M))
-    assert (params["variant"], params["sent_schedule"], params["sent_select"]) == ("es", "cosine", "validation")
+    assert (params["variant"], params["sent_schedule"], params["sent_select"]) == ("es", "cosine", "validation-loss")
     from helpers import run_tool
 
     failed = run_tool("train-sent", tmp_path / "nowhere", ROOT / "prebuilt" / "vae" / "s2-VAE_b_0.2_c_50.0_g_10.0_r_0.pt",

@@ -81,3 +81,30 @@ def test_validation_curve_and_selection(quality_dir):
         SentOptions(select="validation")
     with pytest.raises(SentError, match=f"{pairs} training pairs, too few to hold out {pairs}"):
         train_sent(repo, RHYTHM, vae, SentOptions(epochs=1, validation=pairs))
+
+
+def test_validation_loss_selection(quality_dir):
+    """select='validation-loss' keeps the scored step of lowest held-out training objective: the
+    curve's loss is lossR + lossI + lossC, and the kept network's lossR and lossI, recomputed here
+    with numpy from its codes, are the MSE towards z2 on the relevant and z1 on the other dims."""
+    vae, _ = load_model(MODEL)
+    repo = Repository(quality_dir / "repo")
+    pairs = len(repo.pair_indices(RHYTHM, "train"))
+    held = pairs // 4
+    train_sent(repo, RHYTHM, vae, SentOptions(epochs=2, validation=held, score_every=10, select="validation-loss"))
+    curve = np.genfromtxt(quality_dir / "repo" / f"curve_{RHYTHM}.csv", delimiter=",", names=True)
+    assert np.allclose(curve["loss"], curve["lossR"] + curve["lossI"] + curve["lossC"], rtol=1e-5, atol=1e-6)
+    later = curve[1:]  # never the untrained network
+    net, meta = load_sent(repo, RHYTHM)
+    assert meta["loss"] == pytest.approx(later["loss"].min(), rel=1e-5)  # the curve holds 6 digits
+    assert meta["step"] == int(later["step"][np.argmin(later["loss"])])
+    assert np.argmin(later["loss"]) != np.argmin(later["lossC"])  # else this would not tell the rules apart
+    z1, c1, z2, c2 = repo.pairs(RHYTHM, "train")
+    rows = slice(pairs - held, pairs)
+    t = lambda a: torch.as_tensor(a[rows], dtype=torch.float32)  # noqa: E731
+    with torch.no_grad():
+        out = net.eval()(t(z1), t(c1[:, RHYTHM]).reshape(-1, 1), t(c2[:, RHYTHM]).reshape(-1, 1)).numpy()
+    corr = np.loadtxt(repo.path(f"corr_index_{RHYTHM}.txt"), dtype=int).ravel()
+    other = np.setdiff1d(np.arange(out.shape[1]), corr)
+    assert meta["validation"]["lossR"] == pytest.approx(((out[:, corr] - z2[rows][:, corr]) ** 2).mean(), rel=1e-4)
+    assert meta["validation"]["lossI"] == pytest.approx(((out[:, other] - z1[rows][:, other]) ** 2).mean(), rel=1e-4)

@@ -27,7 +27,9 @@ from sent.repository import Repository, load_index_file
 ZC_FORMAT = "sent-zc/1"
 SENT_FORMAT = "sent-net/1"
 SCHEDULES = ("constant", "cosine")
-SELECTIONS = ("loss", "validation")
+SELECTIONS = ("loss", "validation", "validation-loss")
+SELECTED_SCORE = {"validation": "lossC", "validation-loss": "loss"}  # the held-out score each keeps lowest
+CURVE_SCORES = ("r2", "valid", "lossC", "lossR", "lossI", "loss")
 
 
 # ---------------------------------------------------------------- attribute encodings
@@ -112,15 +114,17 @@ class SentOptions:
     schedule: str = "constant"    # or "cosine": lr decays to 0 over the run's steps
     validation: int = 0           # training pairs held out (the last ones) to score the function on
     score_every: int = 0          # steps between validation scores (0: at the end of each epoch)
-    select: str = "loss"          # keep the epoch of lowest mean loss, or "validation": lowest validation lossC
+    # keep the epoch of lowest mean loss, or "validation": lowest validation lossC, or "validation-loss":
+    # lowest validation loss (lossR + lossI + lossC, the training objective with the decoded lossC)
+    select: str = "loss"
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
             raise SentError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.select not in SELECTIONS:
             raise SentError(f"select must be one of {', '.join(SELECTIONS)}, got {self.select!r}")
-        if self.select == "validation" and not self.validation:
-            raise SentError("select='validation' needs held-out pairs (validation >= 1)")
+        if self.select != "loss" and not self.validation:
+            raise SentError(f"select={self.select!r} needs held-out pairs (validation >= 1)")
 
     @classmethod
     def from_letters(cls, letters: str, **overrides) -> "SentOptions":
@@ -258,17 +262,22 @@ def _learning_rate(options: SentOptions, total_steps: int):
 
 class Validation:
     """The held-out training pairs of one attribute, scored by decoding: the R^2 and valid fraction
-    of the evaluation (sent.metrics.scores) and the mean perceptual loss (what select='validation'
-    minimises: 1 per invalid melody, else the squared error of the normalised value)."""
+    of the evaluation (sent.metrics.scores), the mean perceptual loss lossC (1 per invalid melody,
+    else the squared error of the normalised value: what select='validation' minimises) and the
+    training objective with that lossC, l1 lossR + l2 lossI + l3 lossC (what select='validation-loss'
+    minimises: lossC alone can prefer an early network that still moves the irrelevant dims, which
+    changes other attributes)."""
 
-    def __init__(self, repo: Repository, attribute: int, vae, rows: slice, one_hot: bool):
-        z1, c1, _, c2 = repo.pairs(attribute, "train")
+    def __init__(self, repo: Repository, attribute: int, vae, rows: slice, one_hot: bool,
+                 corr: torch.Tensor, uncorr: torch.Tensor, lambdas=(1.0, 1.0, 1.0)):
+        z1, c1, z2, c2 = repo.pairs(attribute, "train")
         _, self.a1, _, self.a2 = (a[rows] for a in repo.raw_pairs(attribute, "train"))
         t = lambda a: torch.as_tensor(a[rows], dtype=torch.float32)  # noqa: E731
-        self.z1 = t(z1)
+        self.z1, self.z2 = t(z1), t(z2)
         width = attribute_width(repo.plugin, attribute, one_hot)
         self.e1, self.e2 = encode_attribute(t(c1[:, attribute]), width), encode_attribute(t(c2[:, attribute]), width)
         self.c2 = c2[rows, attribute].astype(np.float64)
+        self.corr, self.uncorr, self.lambdas = corr, uncorr, lambdas
         self.repo, self.attribute, self.vae = repo, attribute, vae
 
     @torch.no_grad()
@@ -277,37 +286,43 @@ class Validation:
 
         was_training = net.training
         net.eval()
-        codes = self.repo.denormalise_z(net(self.z1, self.e1, self.e2)).numpy()
+        out = net(self.z1, self.e1, self.e2)
         net.train(was_training)
+        codes = self.repo.denormalise_z(out).numpy()
         achieved = decode_attributes(self.vae, codes, plugin=self.repo.plugin)
         a = achieved[:, self.attribute]
         c = self.repo.normalise_c(a.astype(np.float64), self.attribute)
         loss_c = float(np.where(invalid(a), 1.0, (c - self.c2) ** 2).mean())
+        loss_r = float(F.mse_loss(out[:, self.corr], self.z2[:, self.corr]))
+        loss_i = float(F.mse_loss(out[:, self.uncorr], self.z1[:, self.uncorr]))
+        l1, l2, l3 = self.lambdas
         s = scores(self.a1, self.a2, achieved, self.repo.config["fRange"], self.attribute)
-        return {"r2": s["r2"], "valid": s["valid"], "lossC": loss_c}
+        return {"r2": s["r2"], "valid": s["valid"], "lossC": loss_c, "lossR": loss_r, "lossI": loss_i,
+                "loss": l1 * loss_r + l2 * loss_i + l3 * loss_c}
 
 
 def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, progress: bool = False,
                lrs: tuple[float, ...] = ()) -> dict:
     """Train SentNet for one attribute; writes sent_<f>.model and train_<f>.csv (per epoch), and
-    with held-out pairs curve_<f>.csv (step, training seconds, validation r2, valid, lossC).
+    with held-out pairs curve_<f>.csv (step, training seconds, validation r2, valid, lossC, lossR,
+    lossI, loss).
 
     Loss = l1 MSE(out, z2) on the relevant dims + l2 MSE(out, z1) on the irrelevant dims + l3 lossC.
     lossC is the true perceptual loss (decode + extract) carrying the surrogate's gradient, or with
     `simulate` the surrogate loss itself: the gradient, hence the trajectory, is the same either
     way, and the decoded value only decides which network is kept. The network kept is
-    the epoch of lowest mean loss (the paper's choice, by epoch mean) or, with select='validation',
-    the scored step of lowest validation lossC.
+    the epoch of lowest mean loss (the paper's choice, by epoch mean) or the scored step of lowest
+    validation lossC (select='validation') or validation loss (select='validation-loss').
 
     With several learning rates `lrs` (instead of options.lr), one function is trained per rate,
-    from the same initial network on the same batches, and the one of lowest validation lossC is
-    kept (select='validation' only): a rate that suits most attributes can leave one stuck on a
-    plateau (docs/sent-lr-check). The files are the kept run's; the model's metadata lists every
-    candidate's rate and validation lossC.
+    from the same initial network on the same batches, and the one of lowest selected validation
+    score is kept (a validation selection only): a rate that suits most attributes can leave one
+    stuck on a plateau (docs/sent-lr-check). The files are the kept run's; the model's metadata
+    lists every candidate's rate and that score.
     """
     k = attribute
     rates = tuple(float(lr) for lr in lrs) or (options.lr,)
-    if len(rates) > 1 and options.select != "validation":
+    if len(rates) > 1 and options.select == "loss":
         raise SentError(f"{len(rates)} learning rates need select='validation' to choose between them "
                         f"(training losses at different rates are not comparable)")
     if any(not math.isfinite(lr) or lr <= 0 for lr in rates):
@@ -325,8 +340,8 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
     available = len(z1) - options.validation
     if available < 1:
         raise SentError(f"{repo.names[k]}: {len(z1)} training pairs, too few to hold out {options.validation}")
-    validation = (Validation(repo, k, vae, slice(available, len(z1)), options.one_hot)
-                  if options.validation else None)
+    validation = (Validation(repo, k, vae, slice(available, len(z1)), options.one_hot, corr, uncorr,
+                             options.lambdas) if options.validation else None)
     n = min(available, options.max_pairs or available)
     z1, c1, z2, c2 = z1[:n], c1[:n], z2[:n], c2[:n]
     width = attribute_width(repo.plugin, k, options.one_hot)
@@ -354,10 +369,11 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
         def score_validation(epoch):
             nonlocal best
             v = validation.score(net)
-            curve.append((step, train_seconds, v["r2"], v["valid"], v["lossC"]))
-            _write_csv(partial["curve"], ("step", "seconds", "r2", "valid", "lossC"), curve)
-            if options.select == "validation" and step > 0 and v["lossC"] < best:  # never the untrained network
-                best = v["lossC"]
+            curve.append((step, train_seconds, *(v[c] for c in CURVE_SCORES)))
+            _write_csv(partial["curve"], ("step", "seconds", *CURVE_SCORES), curve)
+            measure = SELECTED_SCORE.get(options.select)
+            if measure and step > 0 and v[measure] < best:  # never the untrained network
+                best = v[measure]
                 save_torch(partial["sent"], SENT_FORMAT, {**meta, "epoch": epoch, "step": step, "loss": best,
                                                           "validation": v}, net.state_dict())
             if progress:
