@@ -102,7 +102,8 @@ def check_outputs(outdir, model_id="s2-VAE_b_0.2_c_50.0_g_10.0_r_0"):
     # verified predictions again when they gained the surrogate search's candidates and codes,
     # baselines.csv when it gained the success columns, the VAE-dependent files when the test
     # profile pinned scalar float kernels, since another CPU had rounded the tiny VAE's training
-    # differently). A change that is meant to alter results re-records them with
+    # differently, the SeNT and verified predictions and baselines.csv when the profile switched to
+    # --select validation-loss). A change that is meant to alter results re-records them with
     # helpers.content_digests.
     expected = json.loads((ROOT / "tests" / "data" / "builtin_test_profile.json").read_text())
     assert content_digests(outdir) == expected

@@ -83,10 +83,24 @@ def test_validation_curve_and_selection(quality_dir):
         train_sent(repo, RHYTHM, vae, SentOptions(epochs=1, validation=pairs))
 
 
-def test_validation_loss_selection(quality_dir):
-    """select='validation-loss' keeps the scored step of lowest held-out training objective: the
-    curve's loss is lossR + lossI + lossC, and the kept network's lossR and lossI, recomputed here
-    with numpy from its codes, are the MSE towards z2 on the relevant and z1 on the other dims."""
+def test_validation_loss_selection(quality_dir, monkeypatch):
+    """select='validation-loss' keeps the scored step of lowest held-out training objective, not
+    of lowest lossC: the first scored step's lossC is made the lowest (its lossR + lossI, early in
+    training, are far above the later ones), every other step's the same constant, so the two rules
+    keep different networks. The curve's loss is lossR + lossI + lossC, and the kept network's lossR
+    and lossI, recomputed here with numpy from its codes, are the MSE towards z2 on the relevant and
+    z1 on the other dims."""
+    from sent import traversal
+
+    real_score, calls = traversal.Validation.score, []
+
+    def score_with_designed_loss_c(self, net):
+        v = real_score(self, net)
+        calls.append(None)
+        loss_c = 0.0 if len(calls) == 2 else 0.05  # call 1 scores the untrained network (step 0)
+        return {**v, "lossC": loss_c, "loss": v["lossR"] + v["lossI"] + loss_c}
+
+    monkeypatch.setattr(traversal.Validation, "score", score_with_designed_loss_c)
     vae, _ = load_model(MODEL)
     repo = Repository(quality_dir / "repo")
     pairs = len(repo.pair_indices(RHYTHM, "train"))
@@ -98,7 +112,7 @@ def test_validation_loss_selection(quality_dir):
     net, meta = load_sent(repo, RHYTHM)
     assert meta["loss"] == pytest.approx(later["loss"].min(), rel=1e-5)  # the curve holds 6 digits
     assert meta["step"] == int(later["step"][np.argmin(later["loss"])])
-    assert np.argmin(later["loss"]) != np.argmin(later["lossC"])  # else this would not tell the rules apart
+    assert meta["step"] != int(later["step"][np.argmin(later["lossC"])]) == 10
     z1, c1, z2, c2 = repo.pairs(RHYTHM, "train")
     rows = slice(pairs - held, pairs)
     t = lambda a: torch.as_tensor(a[rows], dtype=torch.float32)  # noqa: E731

@@ -125,11 +125,13 @@ def test_decoding_does_not_change_the_trajectory(repo_dir, tiny_model):
     assert all(torch.equal(nets[0][k], nets[1][k]) for k in nets[0])
 
 
-def test_several_learning_rates_keep_the_lowest_validation_loss(repo_dir, tiny_model):
-    """--lr a,b trains one function per rate and keeps the one of lowest validation lossC: the kept
-    network and logs are exactly what a run at that rate alone writes, and no candidate's file stays."""
+@pytest.mark.parametrize("select", ["validation", "validation-loss"])
+def test_several_learning_rates_keep_the_lowest_validation_loss(repo_dir, tiny_model, select):
+    """--lr a,b trains one function per rate and keeps the one of lowest selected validation score
+    (lossC, or the objective): the kept network and logs are exactly what a run at that rate alone
+    writes, and no candidate's file stays."""
     common = ("--attribute", RHYTHM, "--max-pairs", 500, "--steps", 30, "--validation", 300, "--score-every", 10,
-              "--select", "validation", "--simulate")
+              "--select", select, "--simulate")
     run_tool("train-sent", repo_dir, tiny_model, "--lr", "0.001,0.03", *common)
     net, meta = load_sent(Repository(repo_dir), RHYTHM)
     losses = {c["lr"]: c["loss"] for c in meta["candidates"]}
@@ -138,6 +140,8 @@ def test_several_learning_rates_keep_the_lowest_validation_loss(repo_dir, tiny_m
     assert not list(repo_dir.glob(f"*_{RHYTHM}.*partial"))
     log = (repo_dir / f"train_{RHYTHM}.csv").read_text()
     curve = np.genfromtxt(repo_dir / f"curve_{RHYTHM}.csv", delimiter=",", names=True)
+    selected = {"validation": "lossC", "validation-loss": "loss"}[select]
+    assert meta["loss"] == pytest.approx(curve[selected][1:].min(), rel=1e-5)  # the curve holds 6 digits
     run_tool("train-sent", repo_dir, tiny_model, "--lr", meta["options"]["lr"], *common)
     alone, alone_meta = load_sent(Repository(repo_dir), RHYTHM)
     assert "candidates" not in alone_meta and alone_meta["step"] == meta["step"]

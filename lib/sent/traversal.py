@@ -323,8 +323,8 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
     k = attribute
     rates = tuple(float(lr) for lr in lrs) or (options.lr,)
     if len(rates) > 1 and options.select == "loss":
-        raise SentError(f"{len(rates)} learning rates need select='validation' to choose between them "
-                        f"(training losses at different rates are not comparable)")
+        raise SentError(f"{len(rates)} learning rates need select='validation' or 'validation-loss' to choose "
+                        f"between them (training losses at different rates are not comparable)")
     if any(not math.isfinite(lr) or lr <= 0 for lr in rates):
         raise SentError(f"learning rates must be positive numbers, got {', '.join(map(str, rates))}")
     corr = torch.as_tensor(load_index_file(repo.path(f"corr_index_{k}.txt"), repo.latent_dim))
