@@ -260,6 +260,12 @@ def _learning_rate(options: SentOptions, total_steps: int):
     return lambda s: 1.0
 
 
+def code_losses(out, z1, z2, corr, uncorr):
+    """SeNT's lossR (MSE towards z2 on the relevant dims) and lossI (towards z1 on the others), as
+    training and the held-out objective both compute them."""
+    return F.mse_loss(out[:, corr], z2[:, corr]), F.mse_loss(out[:, uncorr], z1[:, uncorr])
+
+
 class Validation:
     """The held-out training pairs of one attribute, scored by decoding: the R^2 and valid fraction
     of the evaluation (sent.metrics.scores), the mean perceptual loss lossC (1 per invalid melody,
@@ -293,8 +299,7 @@ class Validation:
         a = achieved[:, self.attribute]
         c = self.repo.normalise_c(a.astype(np.float64), self.attribute)
         loss_c = float(np.where(invalid(a), 1.0, (c - self.c2) ** 2).mean())
-        loss_r = float(F.mse_loss(out[:, self.corr], self.z2[:, self.corr]))
-        loss_i = float(F.mse_loss(out[:, self.uncorr], self.z1[:, self.uncorr]))
+        loss_r, loss_i = map(float, code_losses(out, self.z1, self.z2, self.corr, self.uncorr))
         l1, l2, l3 = self.lambdas
         s = scores(self.a1, self.a2, achieved, self.repo.config["fRange"], self.attribute)
         return {"r2": s["r2"], "valid": s["valid"], "lossC": loss_c, "lossR": loss_r, "lossI": loss_i,
@@ -393,8 +398,7 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
                 for group in opt.param_groups:
                     group["lr"] = lr * lr_factor(step)
                 out = net(z1[b], e1[b], e2[b])
-                loss_r = F.mse_loss(out[:, corr], z2[b][:, corr])
-                loss_i = F.mse_loss(out[:, uncorr], z1[b][:, uncorr])
+                loss_r, loss_i = code_losses(out, z1[b], z2[b], corr, uncorr)
                 surrogate = F.mse_loss(zc(out), e2[b])
                 if perception is None:
                     loss_c = surrogate
