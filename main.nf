@@ -15,7 +15,6 @@ include { EVALUATE                 } from './modules/evaluate'
 include { PERFORM; PERFORM_SETTING } from './modules/perform'
 include { TABLES                   } from './modules/tables'
 
-def splitSeed(String modelId) { (modelId =~ /_r_(\d+)$/)[0][1] as int }
 def settingOf(String modelId) { modelId.replaceAll(/_r_\d+$/, '') }
 
 workflow {
@@ -42,19 +41,11 @@ workflow {
 
     EXTRACT(models)
 
-    // pairs: once per split seed of the data set; per model when the extraction is limited to a
-    // prefix or a plug-in brings its own items
-    if (params.extract_limit || params.plugin) {
-        FINDPAIRS(EXTRACT.out.latents.map { id, npz -> tuple(id, splitSeed(id), npz) })
-        sources = EXTRACT.out.latents.join(FINDPAIRS.out.pairs).map { id, npz, pairs -> tuple(id, id, npz, pairs) }
-    } else {
-        FINDPAIRS(models.map { id, f -> splitSeed(id) }.unique().map { s -> tuple("seed_${s}", s, []) })
-        sources = EXTRACT.out.latents
-            .map { id, npz -> tuple("seed_${splitSeed(id)}", id, npz) }
-            .combine(FINDPAIRS.out.pairs, by: 0)
-            .map { key, id, npz, pairs -> tuple(id, key, npz, pairs) }
-    }
-    INIT(sources.map { id, key, npz, pairs -> tuple(id, npz, pairs) })
+    // pairs: per model, from its own extraction, so they always come from the split its card
+    // records (a model may be trained on another split seed than its id's)
+    FINDPAIRS(EXTRACT.out.latents)
+    sources = EXTRACT.out.latents.join(FINDPAIRS.out.pairs)   // (id, latents, pairs)
+    INIT(sources)
 
     // one chain per (model, attribute)
     per_attribute = INIT.out.config.combine(Channel.fromList(attributes))
@@ -78,7 +69,7 @@ workflow {
     attribute_files = MI.out.files.mix(TRAIN_ZC.out.files, TRAIN_SENT.out.files, EVALUATE.out.predictions)
         .groupTuple(size: 4 * attributes.size())
         .map { id, files -> tuple(id, files.flatten()) }
-    PERFORM(sources.join(attribute_files).join(models))   // (id, pairs key, latents, pairs, files, model)
+    PERFORM(sources.join(attribute_files).join(models))   // (id, latents, pairs, files, model)
     // pooled per setting, and the paper's tables
     PERFORM_SETTING(PERFORM.out.results.map { id, dir -> tuple(settingOf(id), dir) }.groupTuple())
     TABLES(PERFORM.out.results.map { id, dir -> dir }.collect(),

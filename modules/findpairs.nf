@@ -1,22 +1,21 @@
-// Pairs depend only on attributes: with `source` = a split seed they are computed once per seed
-// from the data set itself; with `source` = an extract .npz (a limited extraction) per model.
+// Pairs depend only on attributes: computed per model from the attributes its extraction holds,
+// so they always belong to the test split the model's card records.
 process FINDPAIRS {
-    tag "${key}"
+    tag "${model_id}"
     label 'small'
-    // published: the published repositories refer to it (config.json: ../../pairs/<key>/pairs.npz)
-    publishDir "${params.outdir}/pairs/${key}", mode: 'copy', pattern: 'pairs.npz'
+    // published: the published repositories refer to it (config.json: ../../pairs/<id>/pairs.npz)
+    publishDir "${params.outdir}/pairs/${model_id}", mode: 'copy', pattern: 'pairs.npz'
 
     input:
-    tuple val(key), val(split_seed), path(latents)
+    tuple val(model_id), path(latents)
 
     output:
-    tuple val(key), path('pairs.npz'), emit: pairs
+    tuple val(model_id), path('pairs.npz'), emit: pairs
     path 'p_*.csv', emit: csv
 
     script:
-    def source = latents ? "${latents}" : "--split-seed ${split_seed}"
     def categorical = params.pairs_categorical ? '--categorical' : ''
     """
-    findpairs ${source} --out . --threshold ${params.pairs_threshold} --limit ${params.pairs_limit} ${categorical}
+    findpairs ${latents} --out . --threshold ${params.pairs_threshold} --limit ${params.pairs_limit} ${categorical}
     """
 }

@@ -1,8 +1,8 @@
 // One model: its published repository, self-contained and relocatable. models/<id>/ holds the
 // config (relative paths), its latent codes, every attribute's index files, traversal functions,
 // training logs and predictions, its scores and figures (with --two_at_once, two_at_once.csv);
-// the pairs stay once per split seed in pairs/<key>/, which the config reaches as
-// ../../pairs/<key>/pairs.npz. The task directory mimics that layout, so the same config works
+// its pairs are published beside it in pairs/<id>/, which the config reaches as
+// ../../pairs/<id>/pairs.npz. The task directory mimics that layout, so the same config works
 // here, in later tasks and in the results.
 process PERFORM {
     tag "${model_id}"
@@ -11,7 +11,7 @@ process PERFORM {
     publishDir "${params.outdir}", mode: 'copy'
 
     input:
-    tuple val(model_id), val(pairs_key), path(latents), path(pairs), path(attribute_files), path(model)
+    tuple val(model_id), path(latents), path(pairs), path(attribute_files), path(model)
 
     output:
     tuple val(model_id), path("models/${model_id}"), emit: results
@@ -22,13 +22,13 @@ process PERFORM {
     def two_at_once = params.two_at_once && !params.plugin ?
         "evaluate ${repo} ${model} --two_at_once ${params.two_at_once} --skip_single --threads ${task.cpus}" : ''
     """
-    mkdir -p ${repo} pairs/${pairs_key}
-    ln -s "\$(readlink -f ${pairs})" pairs/${pairs_key}/pairs.npz
+    mkdir -p ${repo} pairs/${model_id}
+    ln -s "\$(readlink -f ${pairs})" pairs/${model_id}/pairs.npz
     cp -L ${latents} ${repo}/latents.npz
     for f in ${attribute_files}; do
         if [ -d "\$f" ]; then cp -rL "\$f"/. ${repo}/; else cp -L "\$f" ${repo}/; fi
     done
-    init-repo ${repo} ${repo}/latents.npz pairs/${pairs_key}/pairs.npz ${extended}
+    init-repo ${repo} ${repo}/latents.npz pairs/${model_id}/pairs.npz ${extended}
     ${two_at_once}
     perform run ${repo}
     """
