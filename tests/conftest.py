@@ -1,9 +1,24 @@
+import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _test_profile_env() -> dict:
+    """The env block of conf/test.config: the scalar float kernels the test profile pins."""
+    text = (Path(__file__).resolve().parents[1] / "conf" / "test.config").read_text()
+    block = re.search(r"^env \{(.*?)^\}", text, re.S | re.M).group(1)
+    return dict(re.findall(r"(\w+)\s*=\s*'([^']*)'", block))
+
+
+# Set before torch loads (here and in every tool the tests start): the tiny models trained in the
+# tests, and every result checked on them, then come out the same on any x86 CPU. Unpinned, an
+# AVX-512 machine trained a tiny VAE that decodes no valid rhythm, where others' did.
+os.environ.update(_test_profile_env())
 
 
 @pytest.fixture(scope="session")

@@ -32,10 +32,16 @@ def test_extract_writes_test_split_in_order(prepared, tiny_model):
 
 
 def test_extract_is_deterministic_and_mean_differs(prepared, tiny_model, tmp_path):
-    run_tool("extract", tiny_model, "--out", tmp_path / "a.npz", "--limit", 500, "--quiet")
+    for name in ("a", "again"):
+        run_tool("extract", tiny_model, "--out", tmp_path / f"{name}.npz", "--limit", 500, "--quiet")
     run_tool("extract", tiny_model, "--out", tmp_path / "m.npz", "--limit", 500, "--mean", "--quiet")
     a = load_npz(tmp_path / "a.npz")["latent_codes"]
-    assert np.array_equal(a, load_npz(prepared / "latents.npz")["latent_codes"][:500])
+    assert np.array_equal(a, load_npz(tmp_path / "again.npz")["latent_codes"])
+    # the same melodies and posterior samples as the longer run's first rows, which were encoded in a
+    # batch of 4,096 instead of 500: MKL's scalar kernels (pinned for the tests) then round a few
+    # rows differently (measured: 4 of 500, by at most 1.4e-6)
+    prefix = load_npz(prepared / "latents.npz")["latent_codes"][:500]
+    assert np.allclose(a, prefix, rtol=1e-5, atol=1e-5)
     m = load_npz(tmp_path / "m.npz")["latent_codes"]
     assert not np.array_equal(a, m) and np.abs(a - m).mean() < 3
 
