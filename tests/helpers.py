@@ -76,8 +76,8 @@ CONTENT_PATTERNS = ("pairs/*/pairs.npz", "models/*/latents.npz", "models/*/*corr
 
 
 # Float arrays are compared by fingerprint within this: SeNT's codes differ across CPUs in their
-# last bits while every discrete result (decoded attributes, tables) stays the same. Changing the
-# test profile's torch or MKL kernels moved a code by at most 1e-6, a fingerprint by 4e-9.
+# last bits (the tables made from them did not). Changing the test profile's torch or MKL kernels
+# moved a code by at most 1e-6, a fingerprint by 4e-9, and no decoded attribute.
 FINGERPRINT_ATOL = 1e-6
 
 
