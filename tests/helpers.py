@@ -50,20 +50,19 @@ def run_tool_in_process(name, *args):
     interpreter per case would only add seconds. Returns (exit code, stdout, stderr)."""
     import contextlib
     import io
-    import runpy
     import signal
 
+    from sent.tools import main
+
     out, err = io.StringIO(), io.StringIO()
-    argv, handler = sys.argv, signal.getsignal(signal.SIGTERM)
-    sys.argv = [str(ROOT / "bin" / name), *map(str, args)]
+    handler = signal.getsignal(signal.SIGTERM)
     code = 0
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            runpy.run_path(sys.argv[0], run_name="__main__")
+            main([name, *map(str, args)])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
-        sys.argv = argv
         signal.signal(signal.SIGTERM, handler)
     return code, out.getvalue(), err.getvalue()
 

@@ -202,15 +202,15 @@ def test_tools_refuse_bad_arguments_in_one_line_and_write_nothing(args, message,
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
 
 
-def test_a_full_disk_is_one_line(tmp_path, monkeypatch):
+def test_a_full_disk_is_one_line_naming_the_output(tmp_path, monkeypatch):
     import errno
 
-    import sent.io
+    import numpy as np
 
-    def no_space(path, **arrays):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    def no_space(fh, **arrays):  # what a write on a full disk raises: no file name
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(sent.io, "save_npz", no_space)
+    monkeypatch.setattr(np, "savez_compressed", no_space)
     code, _, stderr = run_tool_in_process("dataset", "--out", tmp_path / "d.npz")
     assert code == 2 and stderr == f"dataset: error: {tmp_path / 'd.npz'}: No space left on device\n"
     assert not list(tmp_path.iterdir())

@@ -1,8 +1,7 @@
-"""Shared entry point of the bin/ tools: fire argument parsing and one-line errors."""
+"""Shared entry point of the tools (`sent TOOL`, bin/TOOL): fire argument parsing and one-line errors."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 
@@ -49,17 +48,19 @@ def merge_repeated(args: list[str], repeatable: tuple[str, ...] = ()) -> list[st
     return kept + [f"--{name}={','.join(values)}" for name, values in collected.items()]
 
 
-def main(component, repeatable: tuple[str, ...] = ()) -> None:
-    """Run `component` with fire; a SentError becomes `tool: error: message` and exit code 2.
+def main(component, name: str, argv: list[str] | None = None, repeatable: tuple[str, ...] = ()) -> None:
+    """Run `component` as tool `name` with fire on `argv` (default: the command line's arguments);
+    a SentError becomes `name: error: message` and exit code 2.
 
     SIGTERM (what schedulers and `kill` send) becomes SystemExit(143), so that the cleanup of
     partly written temporary files runs as it does for Ctrl-C. Flags in `repeatable` may be
     given several times (see merge_repeated).
     """
-    tool = os.path.basename(sys.argv[0])
+    tool = name
+    args = sys.argv[1:] if argv is None else list(argv)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
-        fire.Fire(component, command=merge_repeated(sys.argv[1:], repeatable), name=tool)
+        fire.Fire(component, command=merge_repeated(args, repeatable), name=tool)
     except SentError as exc:
         print(f"{tool}: error: {exc}", file=sys.stderr)
         sys.exit(2)

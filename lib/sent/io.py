@@ -32,9 +32,11 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):  # a full disk: name the output, not its temp
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
 
 
@@ -85,13 +87,17 @@ def save_json(path, obj) -> None:
 
 
 def load_json(path) -> dict:
+    """A JSON file holding one object (every JSON file of the project: configs, cards, records)."""
     path = Path(path)
     if not path.is_file():
         raise SentError(f"{path}: no such file")
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SentError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise SentError(f"{path}: expected a JSON object {{...}}, got {type(value).__name__}")
+    return value
 
 
 def save_text(path, text: str) -> None:

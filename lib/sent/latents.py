@@ -40,7 +40,7 @@ def extract(model_path, out, use_mean: bool = False, seed: int = 0, limit: int |
     order), model_id, model_fingerprint (which training of the id), encoding, and the plug-in
     unless built-in."""
     plug = load_plugin(plugin)
-    model, card = plug.load_model(model_path)
+    model, card = plug.open_model(model_path)
     items, attributes = plug.test_items(card, limit)
     codes = np.asarray(plug.encode(model, items, use_mean, seed, batch_size=batch_size, progress=progress),
                        dtype=np.float32)

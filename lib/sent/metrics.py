@@ -202,29 +202,54 @@ def write_table(path, tables: dict, key: str, n_attributes: int = 9) -> None:
 
 
 def read_reference_table(path) -> dict[str, np.ndarray]:
+    """A table in the reference layout (`setting,v_0,...` per line, no header), with a one-line
+    error naming the line for anything else; every row must have as many values as the first."""
     path = Path(path)
     if not path.is_file():
-        raise SentError(f"{path}: no such reference table")
-    table = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            name, *values = line.split(",")
-            table[name] = np.array([float(v) for v in values])
+        raise SentError(f"{path}: no such file (--reference needs the authors' tables)")
+    table, width = {}, None
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError:
+        raise SentError(f"{path}: not a text table") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        name, *values = line.split(",")
+        try:
+            row = np.array([float(v) for v in values])
+        except ValueError:
+            raise SentError(f"{path}: line {number}: not `setting,number,...`: {line[:60]!r}") from None
+        width = width or len(row)
+        if len(row) != width or not width:
+            raise SentError(f"{path}: line {number}: {len(row)} values where the first row has {width}")
+        table[name] = row
+    if not table:
+        raise SentError(f"{path}: empty reference table")
     return table
 
 
-def comparison_rows(tables: dict, reference_dir) -> list[dict]:
+def read_reference(reference_dir) -> tuple[dict, dict]:
+    """The reference's R^2 and valid tables (table-r2.csv, table-valid.csv in one directory)."""
+    return (read_reference_table(Path(reference_dir) / "table-r2.csv"),
+            read_reference_table(Path(reference_dir) / "table-valid.csv"))
+
+
+def comparison_rows(tables: dict, reference: tuple[dict, dict]) -> list[dict]:
     """Our R^2 and valid fraction next to the reference's (its valid divided by 3, see module doc)."""
-    ref_r2 = read_reference_table(Path(reference_dir) / "table-r2.csv")
-    ref_valid = read_reference_table(Path(reference_dir) / "table-valid.csv")
+    ref_r2, ref_valid = reference
     rows = []
     for setting, t in tables.items():
         for k, s in sorted(t["scores"].items()):
             rows.append({"setting": setting, "attribute": t["names"][k], "seeds": t["seeds"],
-                         "r2": s["r2"], "r2_reference": ref_r2[setting][k] if setting in ref_r2 else float("nan"),
-                         "valid": s["valid"],
-                         "valid_reference": ref_valid[setting][k] / 3 if setting in ref_valid else float("nan")})
+                         "r2": s["r2"], "r2_reference": _reference_value(ref_r2, setting, k),
+                         "valid": s["valid"], "valid_reference": _reference_value(ref_valid, setting, k) / 3})
     return rows
+
+
+def _reference_value(table: dict, setting: str, k: int) -> float:
+    row = table.get(setting)
+    return float(row[k]) if row is not None and k < len(row) else float("nan")
 
 
 def write_rows_csv(path, rows: list[dict]) -> None:

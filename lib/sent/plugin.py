@@ -43,6 +43,13 @@ class Plugin:
     repositories) and `attributes` (in column order), and override the six methods that raise
     NotImplementedError. Optional: `regularised(model_id)`, true when latent dim k of that model
     is trained to carry attribute k (then the regularised-dimension baseline applies).
+
+    The tools use a model only through these methods and its `latent_dim` (an int): it may be any
+    Python object (a torch module, a few numpy arrays). Codes are numpy float arrays (N, D) with
+    D = latent_dim; items are whatever `test_items` returns and `decode` produces (a numpy array
+    or anything sliceable with len()). `load_model` should raise sent.errors.SentError naming the
+    file when it is not one of this plug-in's models (any other exception it raises is reported as
+    such in one line).
     """
 
     name: str = ""
@@ -78,6 +85,21 @@ class Plugin:
         raise NotImplementedError
 
     # -------------------------------------------------- derived, not to be overridden
+    def open_model(self, path) -> tuple[object, dict]:
+        """load_model, checked against the contract, with one-line errors for a foreign file."""
+        try:
+            model, card = self.load_model(path)
+        except SentError:
+            raise
+        except Exception as exc:  # a plug-in that did not expect another plug-in's file
+            raise SentError(f"{path}: plug-in {self.name} cannot load it ({type(exc).__name__}: {exc}); a model "
+                            f"of another plug-in? (extract --plugin)") from None
+        if not isinstance(getattr(model, "latent_dim", None), (int, np.integer)) or not isinstance(card, dict) \
+                or "id" not in card:
+            raise SentError(f"plug-in {self.name}: load_model({path}) must return (model with an int latent_dim, "
+                            f"card dict with an \"id\")")
+        return model, card
+
     @property
     def names(self) -> list[str]:
         return [a.name for a in self.attributes]

@@ -39,6 +39,9 @@ def load_source(path) -> dict:
     z, a = arrays["latent_codes"], arrays["attributes"]
     if z.ndim != 2 or a.ndim != 2 or len(z) != len(a) or a.shape[1] != len(arrays["fNames"]):
         raise SentError(f"{path}: latent_codes {z.shape} and attributes {a.shape} do not fit together")
+    for key, values in (("latent_codes", z), ("attributes", a)):
+        if values.dtype == bool or not np.issubdtype(values.dtype, np.number):
+            raise SentError(f"{path}: {key} must be numbers, got dtype {values.dtype}")
     if not np.isfinite(z).all():
         raise SentError(f"{path}: latent_codes contain NaN or infinite values")
     return arrays
@@ -215,7 +218,7 @@ class Repository:
     def load_model(self, path):
         """(model, card) of a model file (by the repository's plug-in), checked to be the model
         whose codes this repository holds."""
-        vae, card = self.plugin.load_model(path)
+        vae, card = self.plugin.open_model(path)
         if self.model_id and card["id"] != self.model_id:
             raise SentError(f"{path}: is {card['id']}, but {self.dir} holds codes of {self.model_id}")
         expected = self.config.get("model_fingerprint")

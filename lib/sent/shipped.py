@@ -10,11 +10,12 @@ verified method's proposals use (instead of the 338,688 latent codes and the pai
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 from sent.baselines import Mover
 from sent.errors import SentError
-from sent.io import save_json
+from sent.io import load_json, save_json
 from sent.plugin import BUILTIN
 from sent.repository import Repository
 
@@ -32,36 +33,56 @@ def shipped_ids() -> list[str]:
 
 def ship(repository, out) -> list[int]:
     """Write the shipped form of a trained repository into `out`; returns the attributes shipped
-    (those with a traversal function)."""
+    (those with a traversal function). The networks are loaded first (a damaged file fails the
+    ship), everything is written into a staging directory beside `out` that then replaces it, so
+    a failed ship leaves `out` as it was. An existing `out` must be empty or a shipped repository."""
+    from sent.traversal import load_sent, load_zc
+
     repo = Repository(repository)
     if repo.shipped:
         raise SentError(f"{repo.dir}: is already a shipped repository")
     attributes = [k for k in range(len(repo.names)) if repo.path(f"sent_{k}.model").is_file()]
     if not attributes:
         raise SentError(f"{repo.dir}: no traversal functions (sent_<k>.model) to ship; run train-sent first")
+    for k in attributes:  # what a user's traverse will load: readable, and fitting the codes
+        load_sent(repo, k)
+        load_zc(repo, k)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    # config.json goes last: without it the directory is no repository, so an interrupted ship is
-    # never taken for a finished one
-    (out / "config.json").unlink(missing_ok=True)
-    for k in attributes:
-        for pattern in PER_ATTRIBUTE:
-            source = repo.path(pattern.format(k=k))
-            if source.is_file():
-                shutil.copyfile(source, out / source.name)
-            elif pattern not in OPTIONAL:
-                raise SentError(f"{source}: no such file (needed to ship attribute {k}, {repo.names[k]})")
-        Mover(repo, k).save(out / f"mover_{k}.npz")
-    if repo.path("perform.csv").is_file():
-        shutil.copyfile(repo.path("perform.csv"), out / "perform.csv")
-    config = {"shipped": True, "model_id": repo.model_id, "latent_dim": repo.latent_dim,
-              "sRange": repo.config["sRange"], "fRange": repo.config["fRange"], "fNames": repo.names,
-              "pairSplit": repo.config.get("pairSplit"), "attributes": attributes,
-              "plugin": repo.config.get("plugin", BUILTIN)}
-    if "model_fingerprint" in repo.config:
-        config["model_fingerprint"] = repo.config["model_fingerprint"]
-    save_json(out / "config.json", config)
+    if out.is_dir() and any(out.iterdir()) and not _is_shipped(out):
+        raise SentError(f"{out}: exists and is not a shipped repository; ship into a new or empty directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        for k in attributes:
+            for pattern in PER_ATTRIBUTE:
+                source = repo.path(pattern.format(k=k))
+                if source.is_file():
+                    shutil.copyfile(source, staging / source.name)
+                elif pattern not in OPTIONAL:
+                    raise SentError(f"{source}: no such file (needed to ship attribute {k}, {repo.names[k]})")
+            Mover(repo, k).save(staging / f"mover_{k}.npz")
+        if repo.path("perform.csv").is_file():
+            shutil.copyfile(repo.path("perform.csv"), staging / "perform.csv")
+        config = {"shipped": True, "model_id": repo.model_id, "latent_dim": repo.latent_dim,
+                  "sRange": repo.config["sRange"], "fRange": repo.config["fRange"], "fNames": repo.names,
+                  "pairSplit": repo.config.get("pairSplit"), "attributes": attributes,
+                  "plugin": repo.config.get("plugin", BUILTIN)}
+        if "model_fingerprint" in repo.config:
+            config["model_fingerprint"] = repo.config["model_fingerprint"]
+        save_json(staging / "config.json", config)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return attributes
+
+
+def _is_shipped(directory: Path) -> bool:
+    try:
+        return load_json(directory / "config.json").get("shipped") is True
+    except SentError:
+        return False
 
 
 def resolve(model: str, repository: str | None, attribute):

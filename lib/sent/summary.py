@@ -32,19 +32,26 @@ def merge_results(directories, out) -> list[str]:
     owner: dict[str, int] = {}  # setting -> index of the directory that holds it
     merged: dict[str, tuple[str, list[str]]] = {}
     for name in RESULT_TABLES:
-        header, lines = None, []
+        header, lines, width = None, [], None
         for i, d in enumerate(directories):
             path = d / name
             if not path.is_file():
                 raise SentError(f"{path}: no such file (not a `perform tables` output directory?)")
-            rows = [line for line in path.read_text().splitlines() if line.strip()]
+            text = path.read_text()
+            if text and not text.endswith("\n"):  # every table is written whole, line by line
+                raise SentError(f"{path}: truncated (the last line has no end)")
+            rows = [line for line in text.splitlines() if line.strip()]
+            if not rows:
+                raise SentError(f"{path}: empty table")
             if name not in HEADERLESS:
-                if not rows:
-                    raise SentError(f"{path}: empty table")
                 if header is not None and rows[0] != header:
                     raise SentError(f"{path}: columns differ from {directories[0] / name}'s")
                 header, rows = rows[0], rows[1:]
             for line in rows:
+                fields = line.count(",") + 1
+                width = width or (header.count(",") + 1 if header else fields)
+                if fields != width:
+                    raise SentError(f"{path}: a row of {fields} fields where the table has {width}: {line[:60]!r}")
                 setting = line.split(",", 1)[0]
                 if owner.setdefault(setting, i) != i:
                     raise SentError(f"{path}: setting {setting} is also in {directories[owner[setting]]}")

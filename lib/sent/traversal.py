@@ -145,7 +145,7 @@ class Perception:
         if vae.latent_dim != repo.latent_dim:
             raise SentError(f"model latent size {vae.latent_dim} does not match the "
                             f"repository's {repo.latent_dim}")
-        self.repo, self.vae, self.attribute = repo, vae.eval(), attribute
+        self.repo, self.vae, self.attribute = repo, vae, attribute
         self.plugin = repo.plugin
         # decode and extract once before timing: numba compiles on first use
         self.plugin.extract(self.plugin.decode(self.vae, np.zeros((1, repo.latent_dim), dtype=np.float32)))
@@ -190,14 +190,16 @@ def _write_csv(path, header, rows):
 
 def train_zc(repo: Repository, attribute: int, epochs: int = 400, batch_size: int = 64, lr: float = 0.002,
              target_loss: float = 0.01, max_restarts: int = 10, one_hot: bool = False,
-             max_pairs: int | None = None, seed: int = 0, progress: bool = False) -> dict:
+             max_pairs: int | None = None, seed: int = 0, progress: bool = False, log=None) -> dict:
     """Train the surrogate on the training pairs; restart with a fresh model until the best epoch
     loss is below target_loss (at most max_restarts restarts). Writes sent_ZC_<f>.model and
-    train_zc_<f>.csv into the repository; returns a summary."""
+    train_zc_<f>.csv into the repository; returns a summary ("reached": the target was met).
+    `log`, if given, receives one line per finished restart."""
     z1, c1, z2, c2 = _pairs_tensors(repo, attribute, "train", max_pairs)
     width = attribute_width(repo.plugin, attribute, one_hot)
     e1, e2 = encode_attribute(c1, width), encode_attribute(c2, width)
     rows, best = [], (math.inf, None, -1)
+    started = time.perf_counter()
     for restart in range(max_restarts + 1):
         torch.manual_seed(seed + restart)
         model = ZtoC(repo.latent_dim, width)
@@ -222,15 +224,36 @@ def train_zc(repo: Repository, attribute: int, epochs: int = 400, batch_size: in
             rows.append((restart, epoch, epoch_loss, best[0]))
             if progress:
                 print(f"zc {repo.names[attribute]} restart {restart} epoch {epoch}: loss {epoch_loss:.3g}", flush=True)
+        if log:
+            log(f"{repo.names[attribute]}: surrogate restart {restart + 1} of at most {max_restarts + 1}: best loss "
+                f"{best[0]:.3g} (target {target_loss:g}), {time.perf_counter() - started:.0f} s so far")
         if best[0] < target_loss:
             break
     if best[1] is None:
         raise SentError(f"{repo.dir}: surrogate training for attribute {attribute} never produced a finite loss")
     meta = {"attribute": attribute, "name": repo.names[attribute], "latent_dim": repo.latent_dim, "width": width,
-            "one_hot": one_hot, "best_loss": best[0], "restarts": best[2], "epochs": epochs}
+            "one_hot": one_hot, "best_loss": best[0], "restarts": best[2], "epochs": epochs,
+            "target_loss": target_loss, "reached": best[0] < target_loss}
     _write_csv(repo.path(f"train_zc_{attribute}.csv"), ("restart", "epoch", "loss", "best"), rows)
     save_torch(repo.path(f"sent_ZC_{attribute}.model"), ZC_FORMAT, meta, best[1])
     return meta
+
+
+def _network_from_file(path, meta: dict, state: dict, build, latent_dim: int):
+    """The network a model file describes, with one-line errors where its metadata or weights
+    do not fit (a hand-edited or foreign file) or its codes are not the repository's width."""
+    try:
+        model = build(meta)
+        model.load_state_dict(state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SentError(f"{path}: damaged metadata in the model file ({type(exc).__name__}: {exc})") from None
+    except RuntimeError as exc:  # load_state_dict: missing keys or tensors of other shapes
+        detail = [line.strip() for line in str(exc).splitlines() if line.strip()][1:2] or [str(exc)]
+        raise SentError(f"{path}: the weights do not fit the network the file describes ({detail[0]})") from None
+    width = model.options["latent_dim"] if isinstance(model, SentNet) else model.latent_dim
+    if width != latent_dim:
+        raise SentError(f"{path}: made for {width}-dim codes, but the repository's codes have {latent_dim} dims")
+    return model.eval()
 
 
 def load_zc(repo: Repository, attribute: int) -> tuple[ZtoC, dict]:
@@ -238,9 +261,7 @@ def load_zc(repo: Repository, attribute: int) -> tuple[ZtoC, dict]:
     if not path.exists():
         raise SentError(f"{path}: no surrogate for attribute {attribute} ({repo.names[attribute]}); run train-zc first")
     meta, state = load_torch(path, ZC_FORMAT)
-    model = ZtoC(meta["latent_dim"], meta["width"])
-    model.load_state_dict(state)
-    return model.eval(), meta
+    return _network_from_file(path, meta, state, lambda m: ZtoC(m["latent_dim"], m["width"]), repo.latent_dim), meta
 
 
 def load_sent(repo: Repository, attribute: int) -> tuple[SentNet, dict]:
@@ -248,9 +269,7 @@ def load_sent(repo: Repository, attribute: int) -> tuple[SentNet, dict]:
     if not path.exists():
         raise SentError(f"{path}: no traversal function for attribute {attribute}; run train-sent first")
     meta, state = load_torch(path, SENT_FORMAT)
-    model = SentNet(**meta["net"])
-    model.load_state_dict(state)
-    return model.eval(), meta
+    return _network_from_file(path, meta, state, lambda m: SentNet(**m["net"]), repo.latent_dim), meta
 
 
 def _learning_rate(options: SentOptions, total_steps: int):

@@ -1,0 +1,5 @@
+"""`python -m sent.tools TOOL ARGS...`, what bin/TOOL runs."""
+
+from sent.tools import main
+
+main()

@@ -1,0 +1,154 @@
+"""SeNT performance: R^2, valid fraction, target/untargeted errors, figures and result tables (step 8)."""
+
+from pathlib import Path
+
+from sent import cli
+from sent.errors import SentError
+from sent.io import load_json
+from sent.baselines import BASELINES, CEILINGS
+from sent.metrics import (baseline_rows, comparison_rows, gather_tables, perform, read_reference, write_perform_csv,
+                          write_rows_csv, write_table)
+from sent import plots, validate
+from sent.report import write_report
+from sent.summary import markdown, merge_results
+from sent.predictions import export_csv, has_predictions, predictions_dir
+from sent.repository import Repository
+
+
+class Perform:
+    """`perform run REPO [REPO ...]` scores one repository or several pooled (the seeds of one
+    setting); `perform tables REPO ...` gathers many into the paper's table layout; `perform
+    export REPO` writes the CSV layout of the predictions; `perform merge` and `perform markdown`
+    combine and print the tables of separately trained models."""
+
+    def run(self, *repositories, out: str = None, attribute=None, method: str = "sent"):
+        """Write OUT/perform.csv and figures (PDF and PNG): target vs achieved, deviation curves,
+        untargeted-error heat map. OUT defaults to the (first) repository.
+
+        Args:
+            repositories: one or more evaluated repository directories.
+            out: output directory.
+            attribute: only this attribute index (default: every attribute that was evaluated).
+            method: sent, or a baseline evaluated by `evaluate --baselines`.
+        """
+        if not repositories:
+            raise SentError("give at least one repository")
+        attribute = validate.whole("attribute", attribute, minimum=0, optional=True)
+        out = Path(out or repositories[0])
+        names = load_json(Path(repositories[0]) / "config.json")["fNames"]
+        done = [k for k in range(len(names))
+                if all(has_predictions(r, k, method) for r in repositories)]
+        wanted = done if attribute is None else [int(attribute)]
+        if not wanted:
+            raise SentError(f"{predictions_dir(repositories[0], method)}: no evaluated attributes "
+                            f"(no predictions_<k>.npz; run evaluate first)")
+        results = perform(list(repositories), wanted, method)
+        write_perform_csv(out / "perform.csv", results, names)
+        title = load_json(Path(repositories[0]) / "config.json").get("model_id", "") + \
+            (f" (+{len(repositories) - 1} pooled)" if len(repositories) > 1 else "")
+        plots.target_vs_achieved(results, names, title, out / "target_vs_achieved")
+        plots.deviation_curves(results, names, title, out / "deviation")
+        plots.untargeted_heatmap(results, names, title, out / "untargeted")
+        for k in wanted:
+            print(f"{names[k]:12s} R^2 {results[k]['r2']:7.3f}  valid {results[k]['valid']:.3f}  "
+                  f"deltaTarget {results[k]['deltaTarget']:.3f}")
+
+    def ship(self, repository: str, out: str):
+        """Write the shipped form of a trained repository into OUT (e.g. prebuilt/sent/<model id>/):
+        config, per attribute the traversal function, surrogate, index files, training logs and
+        mover_<k>.npz (the verified method's proposal statistics), and perform.csv; no latent
+        codes or pairs. `traverse MELODY <model id> ATTRIBUTE ...` then finds it by model id.
+
+        Args:
+            repository: a repository with trained traversal functions.
+            out: output directory.
+        """
+        from sent.shipped import ship
+
+        out = validate.output_dir(out, "out")
+        attributes = ship(repository, out)
+        print(f"shipped {len(attributes)} traversal function(s) to {out}")
+
+    def export(self, repository: str, out: str = None, attribute=None, method: str = "all"):
+        """Write the CSV layout of earlier versions for an evaluated repository: sp_<k>.csv
+        (predicted codes), z2_<k>.csv (target codes) and cp_<k>.csv (decoded attributes, header =
+        attribute names, -1 = invalid), next to its predictions_<k>.npz or under OUT.
+
+        Args:
+            repository: an evaluated repository directory.
+            out: output directory (default: beside each method's predictions; under OUT the
+                baselines go to OUT/baselines/<method>/).
+            attribute: only this attribute (name or index; default: every evaluated one).
+            method: sent, a baseline, or all (every method evaluated).
+        """
+        if method not in ("all", "sent", *BASELINES):
+            raise SentError(f"unknown method {method!r}; valid: all, sent, {', '.join(BASELINES)}")
+        repo = Repository(repository)
+        methods = ["sent", *BASELINES] if method == "all" else [method]
+        written = 0
+        for m in methods:
+            for k in repo.attributes_to_run(attribute):
+                if has_predictions(repo.dir, k, m):
+                    target = None if out is None else predictions_dir(out, m)
+                    written += len(export_csv(repo, k, m, target))
+        if not written:
+            raise SentError(f"{repo.dir}: no evaluated predictions to export (run evaluate first)")
+        print(f"{repo.dir}: {written} CSV files written")
+
+    def tables(self, *repositories, out: str = ".", reference: str = None, report: str = None,
+               link_prefix: str = None):
+        """Write OUT/table-r2.csv and OUT/table-valid.csv (setting x attribute, seeds pooled),
+        OUT/baselines.csv (SeNT and every evaluated baseline side by side) and, with REFERENCE (a
+        directory holding the authors' table-r2.csv and table-valid.csv), OUT/comparison.csv
+        (the reference valid figures divided by 3). With REPORT, also a self-contained HTML page
+        (tables, every repository's figures, links to its example MIDI files).
+
+        Args:
+            link_prefix: example links as LINK_PREFIX/<repository name>/examples/<file>
+                (default: relative to the report).
+        """
+        if not repositories:
+            raise SentError("give at least one repository")
+        validate.output_dir(out, "out")
+        reference_tables = read_reference(reference) if reference else None
+        tables = gather_tables(list(repositories))
+        rows = baseline_rows(tables)
+        if not rows:  # checked before any table is written
+            raise SentError(f"{', '.join(map(str, repositories))}: no evaluated attributes "
+                            "(no predictions_<k>.npz; run evaluate first)")
+        comparison = comparison_rows(tables, reference_tables) if reference else []
+        write_table(Path(out) / "table-r2.csv", tables, "r2")
+        write_table(Path(out) / "table-valid.csv", tables, "valid")
+        write_rows_csv(Path(out) / "baselines.csv", rows)
+        methods = ["sent", *(k[:-3] for k in rows[0] if k.endswith("_r2") and k != "sent_r2")]
+        heads = [f"{m[:15]}*" if m in CEILINGS else m[:16] for m in methods]
+        print(f"{'setting':36s} {'attribute':12s} " + " ".join(f"{h:>16s}" for h in heads) +
+              "   (R^2 / valid; * a ceiling that uses the target's code z2)")
+        for r in rows:
+            print(f"{r['setting']:36s} {r['attribute']:12s} " +
+                  " ".join(f"{r[m + '_r2']:7.3f}/{r[m + '_valid']:5.3f}  " for m in methods))
+        if report:
+            write_report(report, comparison, rows, repositories, link_prefix)
+        if reference:
+            write_rows_csv(Path(out) / "comparison.csv", comparison)
+            for r in comparison:
+                print(f"{r['setting']:38s} {r['attribute']:12s} R^2 {r['r2']:7.3f} (ref {r['r2_reference']:7.3f})  "
+                      f"valid {r['valid']:.3f} (ref {r['valid_reference']:.3f})")
+
+    def merge(self, *results, out: str):
+        """Merge the `perform tables` outputs of separately trained models (each a directory with
+        table-r2.csv, table-valid.csv, baselines.csv, comparison.csv and any two_at_once-*.csv)
+        into OUT, e.g. the shipped models' runs/*/sent-repro/ into docs/results/."""
+        validate.output_dir(out, "out")
+        settings = merge_results(results, out)
+        print(f"{out}: {len(settings)} settings ({', '.join(settings)})")
+
+    def markdown(self, results: str):
+        """Print the README's result tables (paper, SeNT, verified edits, baselines; the counts
+        quoted under them; strict success; two-at-once means) from a results directory."""
+        print(markdown(results), end="")
+
+
+
+def main(argv=None):
+    cli.main(Perform, name="perform", argv=argv)
