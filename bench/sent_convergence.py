@@ -6,7 +6,7 @@ decoding), keeps the network train_sent keeps, then scores it on the cell's test
 the sent-target ceiling (z1 with SeNT's 3 relevant dims taken from z2) and the paper's figure.
 Runs are resumable: a finished run's curve and row are kept and skipped on the next call.
 
-usage: python bench/sent_convergence.py RESULTS --out docs/convergence [--models DIR] [--scale 0.5]
+usage: python bench/sent_convergence.py RESULTS --out docs/data/convergence [--models DIR] [--scale 0.5]
        [--cells interp-0,ar-6] [--configs paper,...] [--no-plot]
 RESULTS holds published repositories (results/models/<id>/, e.g. what `make demo` writes: MI
 index files and surrogates are taken from there); the models whose codes they hold are
@@ -210,7 +210,7 @@ def cells(spec: str) -> list[tuple[str, int]]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", type=Path)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "convergence")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "data" / "convergence")
     parser.add_argument("--models", type=Path, default=ROOT / "prebuilt" / "vae")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every run's steps")
     parser.add_argument("--configs", default=",".join(STUDY_CONFIGS), help=f"of {', '.join(CONFIGS)}")

@@ -185,12 +185,15 @@ def test_real_model_figures_and_the_control_tool(tiny_model, tmp_path):
     copy.write_bytes(tiny_model.read_bytes())
     printed = run_tool("train-vae", "control", copy, "--pairs", 40).stdout
     assert printed.startswith("| attribute |") and "| arp_chord4 |" in printed
+    assert copy.read_bytes() == tiny_model.read_bytes() and sorted(tmp_path.iterdir()) == [copy]  # only measured
+    assert run_tool("train-vae", "control", copy, "--pairs", 40, "--write-card").stdout == printed
     _, card = load_model(copy)
     assert set(card["control"]) == set(data.ATTRIBUTE_NAMES)
-    run_tool("train-vae", "card", copy)
-    md = copy.with_suffix("").with_name(copy.stem + ".md").read_text()
+    md = copy.with_suffix("").with_name(copy.stem + ".md").read_text()  # the card files are rewritten too
     assert "## Decoder control" in md and "| octave |" in md
     assert json.loads(copy.with_name(copy.stem + ".json").read_text())["control"]["octave"]["pairs"] == 40
+    run_tool("train-vae", "card", copy)
+    assert copy.with_name(copy.stem + ".md").read_text() == md
 
 
 def test_training_logs_control_each_epoch_and_curves_plot_it(tmp_path, dataset):

@@ -9,12 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SEED1 = "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_1"  # the run in quarter-seed1/
 BETA = "beta-VAE_b_0.2_c_50.0_r_0"  # the run in its own directory, listed after quarter-seed1
-# called as: PY TRAIN_VAE run ID --out ID.pt ...; writes ID.pt unless FAKE_CRASH names ID
+# called as: PY -m sent.tools train-vae run ID --out ID.pt ...; writes ID.pt unless FAKE_CRASH names ID
 FAKE_PYTHON = """#!/usr/bin/env bash
-echo "training $3 ($*)"
+echo "training $5 ($*)"
 sleep 3  # still training at runs/resume's next checks (FOLLOW_SECONDS apart)
-[ "$3" = "${FAKE_CRASH:-}" ] && exit 1
-touch "$5"
+[ "$5" = "${FAKE_CRASH:-}" ] && exit 1
+touch "$7"
 """
 
 

@@ -200,6 +200,18 @@ def test_killed_training_leaves_no_model_that_evaluate_would_trust(repo_dir, tin
     assert not partial_log.exists() and len((repo_dir / f"train_{k}.csv").read_text().splitlines()) == 2
 
 
+def _copy_repository(repo_dir, copy, ignore=None):
+    """A copy of a repository elsewhere (its relative source and pairs paths made absolute)."""
+    import shutil
+
+    shutil.copytree(repo_dir, copy, ignore=ignore)
+    config = json.loads((repo_dir / "config.json").read_text())
+    for stored in ("source", "pairs"):  # relative paths point next to the original
+        config[stored] = str((repo_dir / config[stored]).resolve())
+    (copy / "config.json").write_text(json.dumps(config))
+    return copy
+
+
 def _fails(tool, *args, match):
     proc = run_tool(tool, *args, check=False)
     assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -466,13 +478,8 @@ def test_report_renders_in_a_real_browser(arp_repo, tiny_model, tmp_path):
     ("fRange", [[0] * 9], "fRange must be [min list, max list] of 9 numbers each"),
 ])
 def test_damaged_config_is_one_line(repo_dir, tmp_path, key, value, message):
-    import shutil
-
-    copy = tmp_path / "repo"
-    shutil.copytree(repo_dir, copy)
-    config = json.loads((repo_dir / "config.json").read_text())
-    for stored in ("source", "pairs"):  # relative paths point next to the original
-        config[stored] = str((repo_dir / config[stored]).resolve())
+    copy = _copy_repository(repo_dir, tmp_path / "repo")
+    config = json.loads((copy / "config.json").read_text())
     config[key] = value
     (copy / "config.json").write_text(json.dumps(config))
     from sent.errors import SentError
@@ -546,3 +553,158 @@ def test_codes_are_never_decoded_by_another_training_of_the_same_id(repo_dir, ti
     _fails("evaluate", repo_dir, retrained, "--attribute", RHYTHM,
            match=f"is another training of {card['id']} than the one whose codes")
 
+
+
+# Damaged or foreign input files: each case prepares files under tmp (given the module's repository
+# with a trained arp_chord1 function and the tiny model), then the tool must fail in one line that
+# names the problem and leave no output behind.
+def _string_codes(tmp, repo, model):
+    config = json.loads((repo / "config.json").read_text())
+    latents = dict(np.load(repo / config["source"]))  # an absolute stored path replaces repo
+    latents["latent_codes"] = latents["latent_codes"].astype(str)
+    save_npz(tmp / "latents.npz", **latents)
+    return ["init-repo", tmp / "out", tmp / "latents.npz", repo / config["pairs"]]
+
+
+def _list_config(tmp, repo, model):
+    (tmp / "listed").mkdir()
+    (tmp / "listed" / "config.json").write_text("[1, 2]\n")
+    return ["mi", tmp / "listed"]
+
+
+def _edited_function(edit):
+    def prepare(tmp, repo, model):
+        copy = _copy_repository(repo, tmp / "copy")
+        meta, state = load_torch(copy / f"sent_{ARP}.model", SENT_FORMAT)
+        edit(meta, state)
+        from sent.io import save_torch
+
+        save_torch(copy / f"sent_{ARP}.model", SENT_FORMAT, meta, state)
+        return ["traverse", 4242, model, copy, "arp_chord1", "--value", "down", "--min_reconstruction", 0,
+                "--out", tmp / "edit"]
+    return prepare
+
+
+def _without_net(meta, state):
+    del meta["net"]
+
+
+def _wider_output(meta, state):
+    state["out.weight"] = torch.zeros(33, state["out.weight"].shape[1])
+    state["out.bias"] = torch.zeros(33)
+
+
+def _garbage_reference(tmp, repo, model):
+    (tmp / "ref").mkdir()
+    (tmp / "ref" / "table-r2.csv").write_text("setting,a,b\nhello\n")
+    (tmp / "ref" / "table-valid.csv").write_text("x,1,2\n")
+    return ["perform", "tables", repo, "--reference", tmp / "ref", "--out", tmp / "out"]
+
+
+def _ship_damaged(damage):
+    def prepare(tmp, repo, model):
+        copy = _copy_repository(repo, tmp / "copy")
+        damage(copy / f"sent_{ARP}.model")
+        return ["perform", "ship", copy, "--out", tmp / "out"]
+    return prepare
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[:2000])
+
+
+def _not_a_zip(path):
+    path.write_text("not a model\n")
+
+
+def _truncated_merge_table(tmp, repo, model):
+    for name, text in (("a", "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0,0.1,0.2,0.3\n"),
+                       ("b", "s2-VAE_b_0.2_c_50.0_g_10.0,0.1,0.2")):  # b's file was cut mid-row
+        d = tmp / name
+        d.mkdir()
+        (d / "table-r2.csv").write_text(text)
+        (d / "table-valid.csv").write_text(text.replace("0.", "1.") + ("" if text.endswith("\n") else "\n"))
+        for table in ("baselines.csv", "comparison.csv"):
+            (d / table).write_text(f"setting,attribute\n{text.split(',')[0]},tonic\n")
+    return ["perform", "merge", tmp / "a", tmp / "b", "--out", tmp / "out"]
+
+
+def _short_merge_row(tmp, repo, model):
+    args = _truncated_merge_table(tmp, repo, model)
+    (tmp / "b" / "table-r2.csv").write_text("s2-VAE_b_0.2_c_50.0_g_10.0,0.1\n")
+    return args
+
+
+def _no_predictions(tmp, repo, model):
+    copy = _copy_repository(repo, tmp / "copy", ignore=lambda d, names: [n for n in names if "predictions" in n])
+    return ["perform", "tables", copy, "--out", tmp / "out"]
+
+
+NAN_PLUGIN = """
+import sys
+sys.path.insert(0, {plugins!r})
+from melody_shape import MelodyShape
+
+
+class NoValues(MelodyShape):
+    def test_items(self, card, limit=None):
+        items, attributes = super().test_items(card, limit)
+        return items, attributes * float("nan")
+
+
+def plugin():
+    return NoValues()
+"""
+
+
+def _all_nan_plugin(tmp, repo, model):
+    (tmp / "nan_plugin.py").write_text(NAN_PLUGIN.format(plugins=str(ROOT / "lib" / "plugins")))
+    return ["extract", ROOT / "prebuilt" / "plugins" / "shape-VAE_z8_r_0.pt", "--plugin", tmp / "nan_plugin.py",
+            "--limit", 50, "--out", tmp / "out" / "latents.npz"]
+
+
+def _builtin_model_to_plugin(tmp, repo, model):
+    (tmp / "strict.py").write_text("import numpy as np\nfrom sent.plugin import Attribute, Plugin\n\n\n"
+                                   "class Strict(Plugin):\n    name = 'strict'\n    attributes = (Attribute('a'),)\n\n"
+                                   "    def load_model(self, path):\n        return None, np.load(path)['card']\n\n\n"
+                                   "def plugin():\n    return Strict()\n")
+    return ["extract", model, "--plugin", tmp / "strict.py", "--out", tmp / "out" / "latents.npz"]
+
+
+def _plugin_model_without_plugin(tmp, repo, model):
+    np.savez(tmp / "pca.npz", mean=np.zeros(8), card=np.array("{}"))
+    return ["extract", tmp / "pca.npz", "--out", tmp / "out" / "latents.npz"]
+
+
+BAD_FILES = [
+    (_string_codes, "latent_codes must be numbers, got dtype <U"),
+    (_list_config, "config.json: expected a JSON object {...}, got list"),
+    (_edited_function(_without_net), f"sent_{ARP}.model: damaged metadata in the model file (KeyError: 'net')"),
+    (_edited_function(_wider_output), f"sent_{ARP}.model: the weights do not fit the network the file describes "
+                                      "(size mismatch for out.weight"),
+    (_garbage_reference, "table-r2.csv: line 1: not `setting,number,...`"),
+    (_ship_damaged(_truncate), f"sent_{ARP}.model: not a readable model file"),
+    (_ship_damaged(_not_a_zip), f"sent_{ARP}.model: not a readable model file"),
+    (_truncated_merge_table, "b/table-r2.csv: truncated (the last line has no end)"),
+    (_short_merge_row, "b/table-r2.csv: a row of 2 fields where the table has 4"),
+    (_no_predictions, "no evaluated attributes (no predictions_<k>.npz; run evaluate first)"),
+    (_all_nan_plugin, "no test item has a valid value of mean_pitch, mean_interval, rise, mean_onset, offbeat"),
+    (_builtin_model_to_plugin, "plug-in strict cannot load it (KeyError"),
+    (_plugin_model_without_plugin, "pca.npz: not a sent-vae/1 model file but another zip archive (a plug-in's model? "
+                                   "see extract --plugin)"),
+]
+
+
+@pytest.mark.parametrize("prepare, message", BAD_FILES, ids=[
+    "string-codes", "list-config", "function-without-net", "function-too-wide", "garbage-reference",
+    "ship-truncated", "ship-not-zip", "merge-truncated", "merge-short-row", "tables-without-predictions",
+    "plugin-all-nan", "builtin-model-to-plugin", "plugin-model-without-plugin"])
+def test_damaged_and_foreign_files_fail_in_one_line_leaving_no_output(arp_repo, tiny_model, tmp_path, prepare,
+                                                                      message):
+    args = prepare(tmp_path, arp_repo, tiny_model)
+    before = sorted(tmp_path.rglob("*"))
+    code, _, stderr = run_tool_in_process(*args)
+    errors = [line for line in stderr.splitlines() if ": warning: " not in line]  # the tiny model's warnings
+    assert code == 2 and len(errors) == 1 and errors[0].startswith(f"{args[0]}: error: ") and message in errors[0], \
+        stderr
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, no staging or temporary file left

@@ -87,9 +87,9 @@ def test_merge_refuses_what_would_mix_tables(two_models, tmp_path):
 
 
 def test_published_results_are_the_shipped_runs_tables(tmp_path):
-    """docs/results/ is exactly `perform merge` of the shipped models' tables (docs/results/SOURCES:
+    """docs/data/results/ is exactly `perform merge` of the shipped models' tables (docs/data/results/SOURCES:
     their runs/*/sent-repro/ directories), so no published figure is edited by hand."""
-    published = ROOT / "docs" / "results"
+    published = ROOT / "docs" / "data" / "results"
     sources = (published / "SOURCES").read_text().split()
     run_tool("perform", "merge", *(ROOT / s for s in sources), "--out", tmp_path)
     names = sorted(p.name for p in published.glob("*.csv"))

@@ -36,6 +36,23 @@ def melody_tokens(melody) -> np.ndarray:
     return as_token_array(np.asarray(values, dtype=np.int64).reshape(1, -1), "melody")[0]
 
 
+def domain_problem(tokens: np.ndarray) -> str | None:
+    """Why a melody (16 tokens) is not a dMelodies melody, or None if it is one: no notes, an
+    attribute with no valid value, or valid attributes whose data set melody has other tokens."""
+    if not (np.asarray(tokens) >= 2).any():
+        return "it has no notes (all rests)"
+    attributes = extract_attributes(np.asarray(tokens, dtype=np.int64).reshape(1, -1))[0]
+    invalid = [name for name, v in zip(data.ATTRIBUTE_NAMES, attributes) if v < 0]
+    if invalid:
+        return f"outside the dMelodies domain: no valid {', '.join(invalid)} (see docs/dmelodies.md)"
+    own = data.melody_tokens(attributes.reshape(1, -1))[0]
+    if not np.array_equal(own, tokens):
+        slots = np.flatnonzero(own != tokens).tolist()
+        return (f"outside the dMelodies domain: its attributes are valid, but the data set's melody with "
+                f"them differs at slots {slots} (see docs/dmelodies.md)")
+    return None
+
+
 @torch.no_grad()
 def reconstructed_tokens(vae, tokens: np.ndarray) -> int:
     """How many of the melody's 16 tokens the model gives back from its posterior mean: a melody

@@ -139,6 +139,9 @@ def load_torch(path, file_format: str, device: str = "cpu") -> tuple[dict, dict]
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
+        if zipfile.is_zipfile(path):  # a whole archive, but not torch's (an .npz, a plug-in's model)
+            raise SentError(f"{path}: not a {file_format} model file but another zip archive (a plug-in's "
+                            f"model? see extract --plugin)") from None
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise SentError(f"{path}: not a readable model file ({type(exc).__name__}: {first})") from None
     if not isinstance(payload, dict) or payload.get("format") != file_format or \

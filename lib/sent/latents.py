@@ -8,7 +8,7 @@ import torch
 from sent import data
 from sent.errors import SentError
 from sent.io import save_npz
-from sent.plugin import BUILTIN, load_plugin, stored_spec
+from sent.plugin import BUILTIN, invalid, load_plugin, stored_spec
 
 
 def test_rows(card: dict) -> np.ndarray:
@@ -48,6 +48,13 @@ def extract(model_path, out, use_mean: bool = False, seed: int = 0, limit: int |
     if codes.shape != (len(attributes), model.latent_dim) or attributes.shape[1:] != (len(plug.attributes),):
         raise SentError(f"{plugin}: encoded {codes.shape} codes for attributes {attributes.shape}; expected "
                         f"({len(attributes)}, {model.latent_dim}) and (N, {len(plug.attributes)})")
+    if attributes.dtype == bool or not np.issubdtype(attributes.dtype, np.number):
+        raise SentError(f"plug-in {plug.name}: test_items gave attributes of dtype {attributes.dtype}; "
+                        f"expected integer value indices or floats")
+    never_valid = [name for name, column in zip(plug.names, attributes.T) if invalid(column).all()]
+    if len(attributes) and never_valid:
+        raise SentError(f"plug-in {plug.name}: no test item has a valid value of {', '.join(never_valid)} "
+                        f"(all NaN or -1): there is nothing to pair or learn")
     if not np.isfinite(codes).all():
         raise SentError(f"{model_path}: the encoder produced NaN or infinite latent codes")
     arrays = {

@@ -51,7 +51,8 @@ def target_vs_achieved(results: dict, names, title: str, stem: Path) -> list[Pat
         low, top = float(a2[:, k].min()), float(a2[:, k].max())
         top = top if top > low else low + 1
         ax.plot([low, top], [low, top], color="grey", lw=0.8, ls="--")
-        ax.set_title(f"{names[k]}: R² {results[k]['r2']:.2f}, valid {results[k]['valid']:.2f}", fontsize=8)
+        ax.set_title(f"{names[k]}: R² {results[k]['r2']:.2f}, valid {results[k]['valid']:.2f}, n {len(a1)}",
+                     fontsize=8)
         ax.set_xlabel("requested", fontsize=7)
         ax.set_ylabel("achieved", fontsize=7)
     for ax in axes.ravel()[len(targets):]:

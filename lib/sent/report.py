@@ -12,11 +12,42 @@ import math
 import os
 from pathlib import Path
 
-from sent.baselines import CEILINGS
+from sent.baselines import BASELINES, CEILINGS
 from sent.data import REST, SLUR, TOKEN_MIDI
-from sent.io import atomic_path, load_json
+from sent.errors import SentError
+from sent.io import atomic_path, load_json, load_torch
+from sent.predictions import METHODS
+from sent.traversal import SENT_FORMAT
 
 FIGURES = ("target_vs_achieved", "untargeted", "deviation")
+RECIPE = ("lr", "batch_size", "epochs", "steps", "schedule", "simulate", "select", "validation")
+
+
+def method_suffix(method: str) -> str:
+    """How `perform run --method M` names M's files: perform.csv for SeNT, perform-M.csv otherwise."""
+    return "" if method == "sent" else f"-{method}"
+
+
+def _provenance(directory: Path) -> str:
+    """One paragraph: what a repository's figures come from (model, plug-in, test pairs, recipe)."""
+    try:
+        config = load_json(directory / "config.json")
+    except SentError:
+        return ""
+    facts = [f"model {html.escape(str(config.get('model_id', '?')))}"]
+    if config.get("model_fingerprint"):
+        facts.append(f"weights fingerprint {html.escape(str(config['model_fingerprint']))}")
+    facts.append(f"plug-in {html.escape(str(config.get('plugin', 'dmelodies')))}")
+    tests = [f"{name} {end - begin}" for name, (_, (begin, end)) in zip(config.get("fNames", []),
+                                                                         config.get("ttPairs", [])) if end > begin]
+    if tests:
+        facts.append("n test pairs: " + ", ".join(tests))
+    functions = sorted(directory.glob("sent_[0-9]*.model"))
+    if functions:  # every attribute's function is trained with the same options
+        options = load_torch(functions[0], SENT_FORMAT)[0].get("options", {})
+        recipe = ", ".join(f"{k} {options[k]}" for k in RECIPE if options.get(k) is not None)
+        facts.append(f"SeNT recipe ({functions[0].name}): {html.escape(recipe)}")
+    return "<p>" + "; ".join(facts) + "</p>"
 
 _STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
@@ -158,7 +189,7 @@ def write_report(path, comparison: list[dict], baselines: list[dict], model_dirs
     if comparison:
         parts += ["<h2>SeNT vs the published results</h2>",
                   "<p>R² of the achieved attribute and the fraction of valid edits, seeds pooled per setting; "
-                  "reference: the authors' run1e (their valid figures divided by 3, see README). "
+                  "reference: the authors' run1e (their valid figures divided by 3, see docs/results.md). "
                   "Green: at least the reference.</p>",
                   _table(comparison, [("setting", "setting"), ("attribute", "attribute"), ("seeds", "seeds"),
                                       ("r2", "R²"), ("r2_reference", "R² ref"),
@@ -188,8 +219,12 @@ def write_report(path, comparison: list[dict], baselines: list[dict], model_dirs
                   "no other attribute (baselines.csv has it for every method).</p>",
                   _table(baselines, columns)]
     for d in sorted(Path(p) for p in model_dirs):
-        parts.append(f'<div class="model"><h2>{html.escape(d.name)}</h2>')
-        parts += [_image(d / f"{stem}.png") for stem in FIGURES if (d / f"{stem}.png").exists()]
+        parts.append(f'<div class="model"><h2>{html.escape(d.name)}</h2>' + _provenance(d))
+        for method in ("sent", *METHODS[1:], *BASELINES):
+            images = [_image(d / f"{stem}{method_suffix(method)}.png") for stem in FIGURES
+                      if (d / f"{stem}{method_suffix(method)}.png").exists()]
+            if images:
+                parts += [f"<h3>method: {html.escape(method)}</h3>", *images]
         players, kinds = _examples(d)
         if players:
             parts.append("<h3>Example edits</h3><p>start melody, target example (a real melody with the "

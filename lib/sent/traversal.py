@@ -341,7 +341,7 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
     With several learning rates `lrs` (instead of options.lr), one function is trained per rate,
     from the same initial network on the same batches, and the one of lowest selected validation
     score is kept (a validation selection only): a rate that suits most attributes can leave one
-    stuck on a plateau (docs/sent-lr-check). The files are the kept run's; the model's metadata
+    stuck on a plateau (docs/data/sent-lr-check). The files are the kept run's; the model's metadata
     lists every candidate's rate and that score.
     """
     k = attribute

@@ -43,7 +43,7 @@ def run(outdir: str = "results", profile: str = "demo", resume: bool = True):
     for r in csv.DictReader(table.open()):
         print(f"{r['setting']:36s} {r['attribute']:12s} {float(r['r2']):7.3f} {float(r['r2_reference']):7.3f}   "
               f"{float(r['valid']):6.3f} {float(r['valid_reference']):6.3f}")
-    print("\nref: the authors' run1e, seeds pooled (valid divided by 3, see README).", file=sys.stderr)
+    print("\nref: the authors' run1e, seeds pooled (valid divided by 3, see docs/results.md).", file=sys.stderr)
 
 
 

@@ -22,7 +22,7 @@ def run(model: str, out: str = "latents.npz", mean: bool = False, seed: int = 0,
         limit: encode only the first LIMIT test rows.
         batch_size: melodies per encoder batch.
         threads: torch threads.
-        plugin: a plug-in (.py file or module name, see README "Use your own model") whose model,
+        plugin: a plug-in (.py file or module name, see docs/plugins.md) whose model,
             test items and attributes to use instead of the built-in dMelodies VAE zoo; every later
             step takes it from the repository.
     """

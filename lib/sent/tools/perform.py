@@ -9,8 +9,8 @@ from sent.baselines import BASELINES, CEILINGS
 from sent.metrics import (baseline_rows, comparison_rows, gather_tables, perform, read_reference, write_perform_csv,
                           write_rows_csv, write_table)
 from sent import plots, validate
-from sent.report import write_report
-from sent.summary import markdown, merge_results
+from sent.report import method_suffix, write_report
+from sent.summary import merge_results, overview as summary_overview, page
 from sent.predictions import export_csv, has_predictions, predictions_dir
 from sent.repository import Repository
 
@@ -23,7 +23,9 @@ class Perform:
 
     def run(self, *repositories, out: str = None, attribute=None, method: str = "sent"):
         """Write OUT/perform.csv and figures (PDF and PNG): target vs achieved, deviation curves,
-        untargeted-error heat map. OUT defaults to the (first) repository.
+        untargeted-error heat map. OUT defaults to the (first) repository. Another method's files
+        are named by it (perform-verified.csv, target_vs_achieved-verified.png, ...); every figure
+        is titled with the model, the method and the number of test pairs.
 
         Args:
             repositories: one or more evaluated repository directories.
@@ -43,12 +45,15 @@ class Perform:
             raise SentError(f"{predictions_dir(repositories[0], method)}: no evaluated attributes "
                             f"(no predictions_<k>.npz; run evaluate first)")
         results = perform(list(repositories), wanted, method)
-        write_perform_csv(out / "perform.csv", results, names)
+        suffix = method_suffix(method)
+        write_perform_csv(out / f"perform{suffix}.csv", results, names)
+        pairs = sorted({len(results[k]["a"][0]) for k in wanted})
         title = load_json(Path(repositories[0]) / "config.json").get("model_id", "") + \
-            (f" (+{len(repositories) - 1} pooled)" if len(repositories) > 1 else "")
-        plots.target_vs_achieved(results, names, title, out / "target_vs_achieved")
-        plots.deviation_curves(results, names, title, out / "deviation")
-        plots.untargeted_heatmap(results, names, title, out / "untargeted")
+            (f" (+{len(repositories) - 1} pooled)" if len(repositories) > 1 else "") + \
+            f" · {method} · n = {'-'.join(map(str, pairs[::max(len(pairs) - 1, 1)]))} test pairs per attribute"
+        plots.target_vs_achieved(results, names, title, out / f"target_vs_achieved{suffix}")
+        plots.deviation_curves(results, names, title, out / f"deviation{suffix}")
+        plots.untargeted_heatmap(results, names, title, out / f"untargeted{suffix}")
         for k in wanted:
             print(f"{names[k]:12s} R^2 {results[k]['r2']:7.3f}  valid {results[k]['valid']:.3f}  "
                   f"deltaTarget {results[k]['deltaTarget']:.3f}")
@@ -138,15 +143,17 @@ class Perform:
     def merge(self, *results, out: str):
         """Merge the `perform tables` outputs of separately trained models (each a directory with
         table-r2.csv, table-valid.csv, baselines.csv, comparison.csv and any two_at_once-*.csv)
-        into OUT, e.g. the shipped models' runs/*/sent-repro/ into docs/results/."""
+        into OUT, e.g. the shipped models' runs/*/sent-repro/ into docs/data/results/."""
         validate.output_dir(out, "out")
         settings = merge_results(results, out)
         print(f"{out}: {len(settings)} settings ({', '.join(settings)})")
 
-    def markdown(self, results: str):
-        """Print the README's result tables (paper, SeNT, verified edits, baselines; the counts
-        quoted under them; strict success; two-at-once means) from a results directory."""
-        print(markdown(results), end="")
+    def markdown(self, results: str, overview: bool = False):
+        """Print docs/results.md from a results directory: the result tables (paper, SeNT,
+        verified edits, baselines; the counts quoted under them; strict success; two-at-once
+        means) under an explanation of every column; with --overview the README's summary table.
+        """
+        print(summary_overview(results) if overview else page(results), end="")
 
 
 

@@ -1,6 +1,8 @@
 """Train one dMelodies VAE of the zoo (beta-, ar-, interp-, s2-VAE) and write its model file."""
 
 import json
+import sys
+from pathlib import Path
 
 from sent import validate
 from sent import cli
@@ -19,7 +21,7 @@ def _control_figures(path: str) -> dict:
 
     card = load_json(path) if Path(path).suffix == ".json" else load_model(path)[1]
     if not card.get("control"):
-        raise SentError(f"{path}: no decoder-control figures; run `train-vae control` on the model first")
+        raise SentError(f"{path}: no decoder-control figures; run `train-vae control --write-card` on the model first")
     return card["control"]
 
 
@@ -31,6 +33,25 @@ def _model_control(vae, card: dict, pairs: int, seed: int | None) -> dict:
     split = card["split"]
     test = data.split_indices(data.NUM_MELODIES, split["seed"], tuple(split["fractions"]))[2]
     return model_control(vae, test, pairs=pairs, seed=vae.spec.seed if seed is None else seed)
+
+
+def _card_files(model: str, card: dict) -> list[str]:
+    """MODEL.json and a readable MODEL.md beside MODEL; their paths."""
+    from sent.io import save_json, save_text
+    from sent.vae_training import card_markdown
+
+    stem = str(Path(model).with_suffix(""))  # ids contain dots: append, never with_suffix
+    save_json(f"{stem}.json", card)
+    save_text(f"{stem}.md", card_markdown(card))
+    return [f"{stem}.json", f"{stem}.md"]
+
+
+def _write_card(vae, model: str, card: dict) -> None:
+    """Store an updated card in the model file and rewrite the card files beside it."""
+    from sent.vae import save_model
+
+    save_model(vae, model, card)
+    print(f"card written: {', '.join([model, *_card_files(model, card)])}", file=sys.stderr)
 
 
 class TrainVAE:
@@ -104,16 +125,19 @@ class TrainVAE:
         card = train(spec, config, out, dataset=arrays, progress=not quiet)
         print(json.dumps(card["metrics"], indent=2))
 
-    def evaluate(self, model: str, rows: int = None, prior_samples: int = 10_000, threads: int = None):
-        """Score MODEL on its own test split and write the metrics into its model card.
+    def evaluate(self, model: str, rows: int = None, prior_samples: int = 10_000, write_card: bool = False,
+                 threads: int = None):
+        """Score MODEL on its own test split and print the metrics; with --write-card also store
+        them in its model card (the model file, MODEL.json and MODEL.md).
 
         Args:
             model: a model file written by `train-vae run`.
             rows: score only the first ROWS test melodies (default: all).
             prior_samples: decoded N(0, I) samples for the valid fraction.
+            write_card: store the metrics in the model card (rewrites MODEL).
         """
         from sent import data
-        from sent.vae import load_model, save_model
+        from sent.vae import load_model
         from sent.vae_training import evaluate
 
         set_threads(threads)
@@ -123,8 +147,9 @@ class TrainVAE:
         test = data.split_indices(data.NUM_MELODIES, split["seed"], tuple(split["fractions"]))[2][:rows]
         tokens = data.melody_tokens(data.factors_of(test))
         card["metrics"].update(evaluate(vae, tokens, prior_samples=prior_samples))
-        save_model(vae, model, card)
         print(json.dumps(card["metrics"], indent=2))
+        if write_card:
+            _write_card(vae, model, card)
 
     def dead(self, *models: str, rows: int = 4096, threads: int = None):
         """Tokens each model never reconstructs (dead ReLU logits, see `run --revive_dead_logits`),
@@ -146,9 +171,10 @@ class TrainVAE:
                   f"of {r['rows']} validation melodies; melody accuracy {r['melody_accuracy']:.3f}, "
                   f"{r['accuracy_without']:.3f} without them", flush=True)
 
-    def control(self, model: str, pairs: int = 500, seed: int = None, threads: int = None):
-        """Measure how far MODEL's decoder follows the latent dims that carry each attribute, and
-        write the figures into its model card (see sent.control for the cases).
+    def control(self, model: str, pairs: int = 500, seed: int = None, write_card: bool = False, threads: int = None):
+        """Measure how far MODEL's decoder follows the latent dims that carry each attribute and
+        print the figures; with --write-card also store them in its model card (the model file,
+        MODEL.json and MODEL.md). See sent.control for the cases.
 
         For PAIRS fixed test pairs per attribute that differ in that attribute only, z1 takes z2's
         values in dim k only (regularised), all dims but k, the top-3 MI dims (SeNT's ceiling),
@@ -158,17 +184,19 @@ class TrainVAE:
             model: a model file written by `train-vae run`.
             pairs: test pairs per attribute.
             seed: pair sampling and MI seed (default: the model's seed).
+            write_card: store the figures in the model card (rewrites MODEL).
         """
         from sent.control import markdown_table
-        from sent.vae import load_model, save_model
+        from sent.vae import load_model
 
         set_threads(threads)
         pairs = validate.whole("pairs", pairs, minimum=8)
         seed = validate.seed("seed", seed, optional=True)
         vae, card = load_model(model)
         card["control"] = _model_control(vae, card, pairs, seed)
-        save_model(vae, model, card)
         print("\n".join(markdown_table(card["control"])))
+        if write_card:
+            _write_card(vae, model, card)
 
     def compare(self, reference: str, other: str, tolerance: float = 0.05, pairs: int = None, seed: int = None,
                 threads: int = None):
@@ -256,17 +284,10 @@ class TrainVAE:
 
     def card(self, model: str):
         """Write the model card of MODEL next to it as MODEL.json and a readable MODEL.md."""
-        from pathlib import Path
-
-        from sent.io import save_json, save_text
         from sent.vae import load_model
-        from sent.vae_training import card_markdown
 
         _, card = load_model(model)
-        stem = str(Path(model).with_suffix(""))  # ids contain dots: append, never with_suffix
-        save_json(f"{stem}.json", card)
-        save_text(f"{stem}.md", card_markdown(card))
-        print(f"{stem}.json, {stem}.md")
+        print(", ".join(_card_files(model, card)))
 
     def zoo(self):
         """Print the 36 model ids of the paper's zoo."""

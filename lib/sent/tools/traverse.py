@@ -9,8 +9,8 @@ from sent import data, validate
 from sent.attributes import extract_attributes
 from sent import cli
 from sent.cli import set_threads
-from sent.edit import (describe, edit_item, edit_melody, edit_several, melody_tokens, output_stem, parse_settings,
-                       plugin_value, reconstructed_tokens)
+from sent.edit import (describe, domain_problem, edit_item, edit_melody, edit_several, melody_tokens, output_stem,
+                       parse_settings, plugin_value, reconstructed_tokens)
 from sent.errors import SentError
 from sent.io import save_json
 from sent.music import write_melody
@@ -27,7 +27,7 @@ def run(melody, model: str, repository: str = None, attribute=None, value=None, 
     """Write OUT/original.{mid,musicxml}, OUT/<attribute>_<value>.{mid,musicxml} per edit,
     OUT/pianoroll.png (with --sweep) and OUT/traverse.json (achieved attributes of every result).
     With --set: OUT/edited.{mid,musicxml} and OUT/traverse.json (every step and the result).
-    With a plug-in's repository (README "Use your own model"): MELODY is the index of one of the
+    With a plug-in's repository (docs/plugins.md): MELODY is the index of one of the
     model's test items, --value a value name or a number, and OUT/traverse.json holds the
     attributes achieved (no melody files).
 
@@ -78,10 +78,14 @@ def run(melody, model: str, repository: str = None, attribute=None, value=None, 
             raise SentError(f"give either --value (one of {', '.join(data.ATTRIBUTE_VALUES[k])}) or --sweep")
         values = range(len(data.ATTRIBUTE_VALUES[k])) if sweep else [data.value_index(k, value)]
     tokens = melody_tokens(melody)
+    problem = domain_problem(tokens)
+    if problem and not (tokens >= 2).any():
+        raise SentError(f"melody {melody}: {problem}; there is nothing to edit")
     vae, card = repo.load_model(model)
     kept = reconstructed_tokens(vae, tokens)
     if kept < min_reconstruction:
-        raise SentError(f"melody {melody}: {card['id']} reconstructs only {kept}/16 of its tokens, so edits "
+        why = f"{problem}, and " if problem else ""
+        raise SentError(f"melody {melody}: {why}{card['id']} reconstructs only {kept}/16 of its tokens, so edits "
                         f"would not be edits of it (--min_reconstruction {min_reconstruction}; 0 edits anyway)")
     if kept < 16:
         print(f"traverse: warning: {card['id']} reconstructs {kept}/16 tokens of this melody; "
