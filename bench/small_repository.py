@@ -8,12 +8,8 @@ from pathlib import Path
 
 from sent.vae import VAE, ModelSpec, save_model
 
-BIN = Path(__file__).resolve().parents[1] / "bin"
-
-
 def tool(*args):
-    subprocess.run([sys.executable, str(BIN / args[0]), *map(str, args[1:])], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "sent.tools", *map(str, args)], check=True, stdout=subprocess.DEVNULL)
 
 
 def small_repository(tmp: Path, model: str | None, attribute: int, rows: int) -> Path:

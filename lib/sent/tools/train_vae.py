@@ -8,6 +8,7 @@ from sent import validate
 from sent import cli
 from sent.cli import set_threads
 from sent.errors import SentError
+from sent.io import load_json
 from sent.vae import ModelSpec, zoo_ids
 from sent.vae_training import TrainConfig, train
 
@@ -288,6 +289,18 @@ class TrainVAE:
 
         _, card = load_model(model)
         print(", ".join(_card_files(model, card)))
+
+    def table(self, *models: str):
+        """Print a markdown table of model files or cards (.pt or .json): schedule, training
+        cost, test accuracies, prior validity, and whether each is shipped in prebuilt/vae/."""
+        from sent.shipped import MODELS
+        from sent.vae import load_model
+        from sent.vae_training import zoo_markdown
+
+        if not models:
+            raise SentError("name at least one model file or card")
+        cards = [load_json(m) if Path(m).suffix == ".json" else load_model(m)[1] for m in models]
+        print(zoo_markdown(cards, {p.stem for p in MODELS.glob("*.pt")}), end="")
 
     def zoo(self):
         """Print the 36 model ids of the paper's zoo."""
