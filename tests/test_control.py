@@ -216,3 +216,17 @@ def test_training_logs_control_each_epoch_and_curves_plot_it(tmp_path, dataset):
     bad = run_tool("train-vae", "curves", tmp_path / "c", out.with_suffix(".control.csv"), "--labels", "a,b",
                    check=False)
     assert bad.returncode == 2 and "1 logs but 2 labels" in bad.stderr
+
+
+def test_disentanglement_is_measured_and_written_only_when_asked(tiny_model, tmp_path):
+    copy = tmp_path / tiny_model.name
+    copy.write_bytes(tiny_model.read_bytes())
+    printed = json.loads(run_tool("train-vae", "disentanglement", copy, "--rows", 600).stdout)
+    assert copy.read_bytes() == tiny_model.read_bytes()
+    assert set(printed) == {"mig", "modularity", "sap", "explicitness", "reconstruction_accuracy", "rows", "seed",
+                            "encoding"} and printed["rows"] == 600
+    assert 0 <= printed["mig"] <= 1 and 0 <= printed["modularity"] <= 1 and 0.4 <= printed["explicitness"] <= 1
+    run_tool("train-vae", "disentanglement", copy, "--rows", 600, "--write-card")
+    _, card = load_model(copy)
+    assert card["disentanglement"] == printed  # same seed, same figures
+    assert "## Disentanglement" in copy.with_name(copy.stem + ".md").read_text()

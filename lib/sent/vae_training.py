@@ -455,6 +455,12 @@ def card_markdown(card: dict) -> str:
         lines.append(f"- last epoch: loss {last['loss']:.4f} (CE {last['ce']:.4f}, KL {last['kl']:.1f}, "
                      f"reg {last['reg']:.4f}), validation token accuracy {last['val_acc']:.4f}")
     lines += ["", f"Encoding for accuracies: {card['encoding']}.", ""]
+    if card.get("disentanglement"):
+        d = card["disentanglement"]
+        lines += ["## Disentanglement", "",
+                  f"On {d['rows']:,} test melodies, one {d['encoding']} each (`train-vae disentanglement`): "
+                  f"MIG {d['mig']:.3f}, Modularity {d['modularity']:.3f}, SAP {d['sap']:.3f}, explicitness "
+                  f"{d['explicitness']:.3f}, reconstruction (token) accuracy {d['reconstruction_accuracy']:.4f}.", ""]
     if card.get("control"):
         from sent.control import markdown_table
 
