@@ -288,7 +288,9 @@ def test_evaluate_baselines_and_tables(repo_dir, tiny_model, tmp_path):
     assert rows[0].startswith("setting,attribute,sent_r2,sent_valid,identity_r2")
     assert rows[1].split(",")[:2] == ["s2-VAE_b_0.2_c_50.0_g_10.0", "rhythm_bar1"]
     run_tool("perform", "run", repo_dir, "--method", "oracle", "--out", tmp_path / "oracle")
-    assert (tmp_path / "oracle" / "perform.csv").exists()
+    assert (tmp_path / "oracle" / "perform-oracle.csv").exists()  # named by its method
+    assert (tmp_path / "oracle" / "target_vs_achieved-oracle.png").exists()
+    assert not (tmp_path / "oracle" / "perform.csv").exists()
 
 
 def test_csv_export_reads_back_to_the_same_scores(repo_dir, tiny_model, tmp_path):
@@ -322,7 +324,8 @@ def test_csv_export_reads_back_to_the_same_scores(repo_dir, tiny_model, tmp_path
     for name in ("table-r2.csv", "table-valid.csv", "baselines.csv"):
         assert (tmp_path / repo_dir.name / "tables" / name).read_text() == (tmp_path / old.name / "tables" / name).read_text()
     for method in ("sent", "sent-target"):
-        new_rows, old_rows = ([line.split(",") for line in (tmp_path / d.name / method / "perform.csv").read_text().splitlines()]
+        csv = "perform.csv" if method == "sent" else f"perform-{method}.csv"
+        new_rows, old_rows = ([line.split(",") for line in (tmp_path / d.name / method / csv).read_text().splitlines()]
                               for d in (repo_dir, old))
         for new_row, old_row in zip(new_rows, old_rows, strict=True):
             if new_row[0] == "r:r^2":  # codes rounded to 7 digits in the CSV layout

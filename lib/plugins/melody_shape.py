@@ -178,4 +178,4 @@ def train(out: str, steps: int = 20000, batch_size: int = 256, lr: float = 1e-3,
 if __name__ == "__main__":
     from sent.cli import main
 
-    main({"train": train})
+    main({"train": train}, name="melody_shape.py")

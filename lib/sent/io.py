@@ -114,6 +114,12 @@ def save_torch(path, file_format: str, meta: dict, state_dict: dict) -> None:
         torch.save(payload, tmp)
 
 
+def _torch_archive(path: Path) -> bool:
+    """A zip archive in torch's layout (its pickle at <name>/data.pkl)."""
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("/data.pkl") for name in archive.namelist())
+
+
 def _verify_zip(path: Path) -> None:
     """torch files are zip archives; torch.load does not check their CRCs, so damage inside the
     weights would load silently. testzip reads every member and checks it."""
@@ -139,7 +145,7 @@ def load_torch(path, file_format: str, device: str = "cpu") -> tuple[dict, dict]
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
-        if zipfile.is_zipfile(path):  # a whole archive, but not torch's (an .npz, a plug-in's model)
+        if not _torch_archive(path):  # a whole zip archive, but not torch's (an .npz, a plug-in's model)
             raise SentError(f"{path}: not a {file_format} model file but another zip archive (a plug-in's "
                             f"model? see extract --plugin)") from None
         first = str(exc).splitlines()[0] if str(exc) else ""
