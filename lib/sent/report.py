@@ -221,8 +221,8 @@ def write_report(path, comparison: list[dict], baselines: list[dict], model_dirs
     for d in sorted(Path(p) for p in model_dirs):
         parts.append(f'<div class="model"><h2>{html.escape(d.name)}</h2>' + _provenance(d))
         for method in ("sent", *METHODS[1:], *BASELINES):
-            images = [_image(d / f"{stem}{method_suffix(method)}.png") for stem in FIGURES
-                      if (d / f"{stem}{method_suffix(method)}.png").exists()]
+            figures = [d / f"{stem}{method_suffix(method)}.png" for stem in FIGURES]
+            images = [_image(f) for f in figures if f.exists()]
             if images:
                 parts += [f"<h3>method: {html.escape(method)}</h3>", *images]
         players, kinds = _examples(d)

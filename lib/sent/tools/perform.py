@@ -47,10 +47,11 @@ class Perform:
         results = perform(list(repositories), wanted, method)
         suffix = method_suffix(method)
         write_perform_csv(out / f"perform{suffix}.csv", results, names)
-        pairs = sorted({len(results[k]["a"][0]) for k in wanted})
+        pairs = [len(results[k]["a"][0]) for k in wanted]
+        n = str(min(pairs)) if min(pairs) == max(pairs) else f"{min(pairs)}-{max(pairs)}"
         title = load_json(Path(repositories[0]) / "config.json").get("model_id", "") + \
             (f" (+{len(repositories) - 1} pooled)" if len(repositories) > 1 else "") + \
-            f" · {method} · n = {'-'.join(map(str, pairs[::max(len(pairs) - 1, 1)]))} test pairs per attribute"
+            f" · {method} · n = {n} test pairs per attribute"
         plots.target_vs_achieved(results, names, title, out / f"target_vs_achieved{suffix}")
         plots.deviation_curves(results, names, title, out / f"deviation{suffix}")
         plots.untargeted_heatmap(results, names, title, out / f"untargeted{suffix}")
