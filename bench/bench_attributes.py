@@ -1,4 +1,4 @@
-"""Attribute extractor: sequences per second of sent.attributes vs the music21 reference, one run.
+"""Attribute extractor: sequences per second of sent.dmelodies.attributes vs the music21 reference, one run.
 
 usage: python bench/bench_attributes.py [--reference-rows 5000]
 """
@@ -13,8 +13,8 @@ import numba
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from reference_m21 import reference_attributes, reference_attributes_from_stream  # noqa: E402
 
-from sent import data  # noqa: E402
-from sent.attributes import extract_attributes  # noqa: E402
+from sent.dmelodies import data
+from sent.dmelodies.attributes import extract_attributes
 
 
 def main():

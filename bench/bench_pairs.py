@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from sent import data
-from sent.pairs import brute_force_pairs, find_pairs, normalise
+from sent.core.pairs import brute_force_pairs, find_pairs, normalise
+from sent.dmelodies import data
 
 
 def timed(fn):

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import torch
-
-from sent.repository import Repository
-from sent.traversal import Perception, SentOptions, train_sent
-from sent.vae import load_model
 from small_repository import small_repository
+
+from sent.core.repository import Repository
+from sent.core.traversal import Perception, SentOptions, train_sent
+from sent.dmelodies.vae import load_model
 
 
 def main():

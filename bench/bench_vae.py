@@ -1,4 +1,4 @@
-"""VAE training step and inference decoding: sent.vae vs a plain step-by-step implementation
+"""VAE training step and inference decoding: sent.dmelodies.vae vs a plain step-by-step implementation
 of the same architecture (tests/reference_vae.py: nn.GRU modules called as they are, the decoder
 one tick at a time, the ar-VAE term as the spec writes it, torch's default Adam), same weights,
 same batch, one run.
@@ -18,9 +18,9 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from reference_vae import plain_ar_regulariser, plain_decode, plain_encode  # noqa: E402
 
-from sent import data  # noqa: E402
-from sent.vae import VAE, ModelSpec, kl_divergence  # noqa: E402
-from sent.vae_training import make_optimizer, vae_loss  # noqa: E402
+from sent.dmelodies import data
+from sent.dmelodies.training import make_optimizer, vae_loss
+from sent.dmelodies.vae import VAE, ModelSpec, kl_divergence
 
 MODELS = ("beta-VAE_b_1.0_c_50.0_r_0", "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_0")
 
@@ -55,7 +55,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # as sent.vae_training.train does; applies to both
+    torch.set_flush_denormal(True)  # as sent.dmelodies.training.train does; applies to both
     torch.manual_seed(0)
     rows = np.random.default_rng(0).choice(data.NUM_MELODIES, args.batch, replace=False)
     tokens = torch.as_tensor(data.melody_tokens(data.factors_of(rows)).astype(np.int64))

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from sent import data
-from sent.attributes import extract_attributes
-from sent.edit import Editor
-from sent.repository import Repository
-from sent.vae import load_model
-from sent.verify import VerifyOptions
 from small_repository import small_repository, tool
+
+from sent.core.repository import Repository
+from sent.core.verify import VerifyOptions
+from sent.dmelodies import data
+from sent.dmelodies.attributes import extract_attributes
+from sent.dmelodies.edit import Editor
+from sent.dmelodies.vae import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

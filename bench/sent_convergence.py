@@ -25,10 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sent.baselines import baseline_codes
-from sent.metrics import read_reference_table, scores
-from sent.repository import Repository
-from sent.traversal import SentOptions, decode_attributes, predict, train_sent
+from sent.core.baselines import baseline_codes
+from sent.core.networks import decode_attributes
+from sent.core.repository import Repository
+from sent.core.scores import scores
+from sent.core.traversal import SentOptions, predict, train_sent
+from sent.evaluation.tables import read_reference_table
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = {"ar": "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_0", "beta": "beta-VAE_b_1.0_c_50.0_r_0",

@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sent.vae import VAE, ModelSpec, save_model
+from sent.dmelodies.vae import VAE, ModelSpec, save_model
+
 
 def tool(*args):
     subprocess.run([sys.executable, "-m", "sent.tools", *map(str, args)], check=True, stdout=subprocess.DEVNULL)

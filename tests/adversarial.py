@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sent import data
+from sent.dmelodies import data
 
 
 def adversarial_sequences(n_per_kind: int, seed: int = 0) -> np.ndarray:

@@ -23,7 +23,7 @@ os.environ.update(_test_profile_env())
 
 @pytest.fixture(scope="session")
 def dataset():
-    from sent import data
+    from sent.dmelodies import data
 
     return data.generate()
 
@@ -31,8 +31,8 @@ def dataset():
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, dataset):
     """A small s2-VAE trained for a few dozen steps: a real model file for the SeNT tools."""
-    from sent.vae import ModelSpec
-    from sent.vae_training import TrainConfig, train
+    from sent.dmelodies.training import TrainConfig, train
+    from sent.dmelodies.vae import ModelSpec
 
     out = tmp_path_factory.mktemp("vae") / "s2-VAE_b_0.2_c_50.0_g_10.0_r_0.pt"
     config = TrainConfig(epochs=2, batch_size=128, lr=3e-3, batches_per_epoch=40, beta_warmup_epochs=0,

@@ -1,6 +1,6 @@
 """A deliberately simple, slow attribute extractor built on music21 objects: the test oracle.
 
-It shares no code with sent.attributes: pitches come from music21 Pitch objects built from the
+It shares no code with sent.dmelodies.attributes: pitches come from music21 Pitch objects built from the
 note names, octaves from music21, rhythm indices from itertools, one melody at a time.
 """
 
@@ -8,7 +8,7 @@ import itertools
 
 from music21 import note, pitch, stream
 
-from sent.data import TOKEN_NAMES
+from sent.dmelodies.data import TOKEN_NAMES
 
 _PITCHES = {tok: pitch.Pitch(name) for tok, name in enumerate(TOKEN_NAMES) if tok >= 2}
 _RHYTHMS = list(itertools.combinations(range(8), 6))

@@ -1,12 +1,12 @@
 """A plain implementation of the VAE's forward pass: nn.GRU modules called as they are,
-the decoder one tick at a time, the ar-VAE term as the spec writes it. It uses a sent.vae.VAE's
+the decoder one tick at a time, the ar-VAE term as the spec writes it. It uses a sent.dmelodies.vae.VAE's
 parameters, so outputs compare directly; the test oracle for the fused implementation and the
 baseline of bench/bench_vae.py."""
 
 import torch
 from torch.nn import functional as F
 
-from sent.vae import ATTRIBUTE_SCALE, NUM_ATTRIBUTES
+from sent.dmelodies.vae import ATTRIBUTE_SCALE, NUM_ATTRIBUTES
 
 
 def plain_encode(model, tokens):

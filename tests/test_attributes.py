@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 import torch
-
 from adversarial import adversarial_sequences
 from reference_m21 import reference_attributes
-from sent.attributes import extract_attributes
-from sent.errors import SentError
+
+from sent.dmelodies.attributes import extract_attributes
+from sent.util.errors import SentError
 
 
 def test_every_dataset_row_returns_its_own_factors(dataset):

@@ -1,16 +1,16 @@
-"""Decoder control (sent.control) on hand-made models where the answer is known, and on real ones."""
+"""Decoder control (sent.dmelodies.control) on hand-made models where the answer is known, and on real ones."""
 
 import json
 
 import numpy as np
 import pytest
-
 from helpers import run_tool
-from sent import data
-from sent.attributes import extract_attributes
-from sent.control import CASES, compare_control, decoder_control, log_rows, model_control, pairs_differing_in
-from sent.errors import SentError
-from sent.vae import load_model
+
+from sent.dmelodies import data
+from sent.dmelodies.attributes import extract_attributes
+from sent.dmelodies.control import CASES, compare_control, decoder_control, log_rows, model_control, pairs_differing_in
+from sent.dmelodies.vae import load_model
+from sent.util.errors import SentError
 
 TEST_ROWS = data.split_indices(data.NUM_MELODIES, 0)[2]
 NOISE = 0.25
@@ -197,8 +197,8 @@ def test_real_model_figures_and_the_control_tool(tiny_model, tmp_path):
 
 
 def test_training_logs_control_each_epoch_and_curves_plot_it(tmp_path, dataset):
-    from sent.vae import ModelSpec
-    from sent.vae_training import TrainConfig, train
+    from sent.dmelodies.training import TrainConfig, train
+    from sent.dmelodies.vae import ModelSpec
 
     out = tmp_path / "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_0.pt"
     config = TrainConfig(epochs=2, batch_size=64, lr=3e-3, batches_per_epoch=5, beta_warmup_epochs=0,

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
+from helpers import run_tool
 from music21 import pitch, scale
 
-from helpers import run_tool
-from sent import data
-from sent.errors import SentError
-from sent.io import load_npz
+from sent.dmelodies import data
+from sent.util.errors import SentError
+from sent.util.io import load_npz
 
 
 def test_factor_order_and_counts(dataset):

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from sent.disentanglement import discretise, metrics, mig, modularity, mutual_information
-from sent.errors import SentError
+from sent.core.disentanglement import discretise, metrics, mig, modularity, mutual_information
+from sent.util.errors import SentError
 
 N = 4000
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import ROOT, run_tool_in_process
-from sent import data
-from sent.edit import domain_problem, melody_tokens
-from sent.summary import overview, page
+
+from sent.dmelodies import data
+from sent.dmelodies.edit import domain_problem, melody_tokens
+from sent.evaluation.summary import overview, page
 from sent.tools import TOOLS
 
 DOCS = ROOT / "docs"

@@ -1,17 +1,17 @@
-"""sent.gru against nn.GRU itself: outputs, final states and every gradient, with and without
+"""sent.dmelodies.gru against nn.GRU itself: outputs, final states and every gradient, with and without
 dropout masks, both directions, given and zero initial states."""
 
 import pytest
 import torch
 from torch import nn
 
-from sent.gru import _Recurrence, dropout_masks, gru, input_projection
+from sent.dmelodies.gru import _Recurrence, dropout_masks, gru, input_projection
 
 D = torch.double
 
 
 def _both(rnn, x, h0, out_weight, hn_weight, ours_kwargs=None, ours_x=None):
-    """(nn.GRU, sent.gru) each as (output, h_n, gradients of x, h0 and all parameters);
+    """(nn.GRU, sent.dmelodies.gru) each as (output, h_n, gradients of x, h0 and all parameters);
     out_weight None: the loss uses h_n only."""
     results = []
     for impl in ("torch", "ours"):

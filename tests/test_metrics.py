@@ -1,9 +1,9 @@
-"""The strict per-edit measure of sent.metrics: success (value reached, nothing else moved)."""
+"""The strict per-edit measure of sent.core.scores: success (value reached, nothing else moved)."""
 
 import numpy as np
 
-from sent.metrics import scores, success_fraction
-from sent.verify import Judge
+from sent.core.scores import scores, success_fraction
+from sent.core.verify import Judge
 
 START = [3, 1, 0, 5]
 TARGET = [3, 1, 2, 5]  # attribute 2 edited from 0 to 2

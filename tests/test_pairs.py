@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from sent import data
-from sent.errors import SentError
-from sent.pairs import brute_force_pairs, find_pairs, normalise
+from sent.core.pairs import brute_force_pairs, find_pairs, normalise
+from sent.dmelodies import data
+from sent.util.errors import SentError
 
 
 def _same(a, b):
@@ -86,7 +86,7 @@ def test_rounded_continuous_data_that_used_to_need_a_972_gib_grid():
 
 def test_values_on_cube_faces_and_at_exactly_the_threshold():
     """Distances equal to the threshold, values on multiples of the cube side, negative values."""
-    from sent.pairs import _grid_pairs
+    from sent.core.pairs import _grid_pairs
 
     rng = np.random.default_rng(9)
     x = rng.integers(-4, 5, size=(1200, 3)) * 0.05

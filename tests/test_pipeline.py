@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import ROOT, content_digests, differing_content, nextflow_command, read_trace
 
 pytestmark = pytest.mark.nextflow

@@ -10,11 +10,12 @@ import re
 
 import numpy as np
 import pytest
-
 from helpers import ROOT, run_tool
-from sent import data
-from sent.errors import SentError
-from sent.plugin import DMelodies, invalid, load_plugin
+
+from sent.core.plugin import invalid, load_plugin
+from sent.dmelodies import data
+from sent.dmelodies.plugin import DMelodies
+from sent.util.errors import SentError
 
 PLUGIN = ROOT / "lib" / "plugins" / "melody_shape.py"
 MODEL = ROOT / "prebuilt" / "plugins" / "shape-VAE_z8_r_0.pt"
@@ -56,7 +57,7 @@ def test_invalid_marker_depends_on_the_array_type():
 @pytest.mark.parametrize("source, message", [
     ("missing.py", "no such plug-in file"),
     ("no_factory.py", "must define plugin()"),
-    ("wrong_type.py", "must return a sent.plugin.Plugin"),
+    ("wrong_type.py", "must return a sent.Plugin"),
     ("broken.py", "could not be loaded (ZeroDivisionError"),
     ("no.such.module", "could not be loaded (ModuleNotFoundError"),
 ])
@@ -172,8 +173,8 @@ def test_plugin_tables_put_sent_beside_the_baselines(plugin_repository, tmp_path
 def test_verified_edits_reach_the_value_within_tolerance_at_least_as_often_as_sent(plugin_repository):
     """SeNT's code is one of the verified method's candidates, and reaching the value (within 5%
     of the range) is its first criterion."""
-    from sent.predictions import read_achieved, read_codes
-    from sent.repository import Repository
+    from sent.core.repository import Repository
+    from sent.evaluation.predictions import read_achieved, read_codes
 
     repo = Repository(plugin_repository)
     for k in (0, 2):

@@ -7,12 +7,12 @@ import shutil
 
 import numpy as np
 import pytest
-
 from helpers import ROOT, run_tool
-from sent import data
-from sent.shipped import shipped_ids
-from sent.vae import load_model
-from sent.vae_training import token_accuracy
+
+from sent.dmelodies import data
+from sent.dmelodies.training import token_accuracy
+from sent.dmelodies.vae import load_model
+from sent.evaluation.shipped import shipped_ids
 
 PREBUILT = ROOT / "prebuilt"
 IDS = ["beta-VAE_b_1.0_c_50.0_r_0", "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_0",
@@ -77,9 +77,9 @@ def test_shipped_functions_reach_every_attribute(model_id):
     """A real decode per attribute: a verified edit (what `traverse --verify` returns) reaches the
     requested value for at least one of the first 150 test melodies. (Plain SeNT does not on
     every cell: scale on the ar-VAE, where the paper's SeNT fails too, reaches 1 edit in 600.)"""
-    from sent.edit import Editor
-    from sent.repository import Repository
-    from sent.verify import VerifyOptions
+    from sent.core.repository import Repository
+    from sent.core.verify import VerifyOptions
+    from sent.dmelodies.edit import Editor
 
     repo = Repository(PREBUILT / "sent" / model_id)
     vae, card = repo.load_model(PREBUILT / "vae" / f"{model_id}.pt")

@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
-
 from helpers import prepare_repository, run_tool
-from sent import data
-from sent.io import load_npz, save_npz
-from sent.pairs import brute_force_pairs, normalise
-from sent.repository import Repository, fingerprint
+
+from sent.core.pairs import brute_force_pairs, normalise
+from sent.core.repository import Repository, fingerprint
+from sent.dmelodies import data
+from sent.util.io import load_npz, save_npz
 
 ROWS = 20_000
 

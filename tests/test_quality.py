@@ -5,11 +5,12 @@ import csv
 import numpy as np
 import pytest
 import torch
-
 from helpers import ROOT, run_tool
-from sent.repository import Repository
-from sent.traversal import SentOptions, load_sent, train_sent
-from sent.vae import load_model
+
+from sent.core.networks import load_sent
+from sent.core.repository import Repository
+from sent.core.traversal import SentOptions, train_sent
+from sent.dmelodies.vae import load_model
 
 MODEL = ROOT / "prebuilt" / "vae" / "s2-VAE_b_0.2_c_50.0_g_10.0_r_0.pt"
 RHYTHM = 3
@@ -49,8 +50,9 @@ def test_validation_curve_and_selection(quality_dir):
     function's codes (recomputed here with sklearn); select='validation' keeps the scored step of
     lowest validation lossC."""
     from sklearn.metrics import r2_score
-    from sent.attributes import extract_attributes
-    from sent.errors import SentError
+
+    from sent.dmelodies.attributes import extract_attributes
+    from sent.util.errors import SentError
 
     vae, _ = load_model(MODEL)
     repo = Repository(quality_dir / "repo")
@@ -90,7 +92,7 @@ def test_validation_loss_selection(quality_dir, monkeypatch):
     keep different networks. The curve's loss is lossR + lossI + lossC, and the kept network's lossR
     and lossI, recomputed here with numpy from its codes, are the MSE towards z2 on the relevant and
     z1 on the other dims."""
-    from sent import traversal
+    from sent.core import traversal
 
     real_score, calls = traversal.Validation.score, []
 

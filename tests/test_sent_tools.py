@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from helpers import ROOT, prepare_repository, run_tool, run_tool_in_process
-from sent.io import load_npz, load_torch, save_npz
-from sent.repository import Repository
-from sent.traversal import SENT_FORMAT, SentNet, SentOptions, ZtoC, load_sent, train_sent
-from sent.vae import load_model
+
+from sent.core.networks import SENT_FORMAT, SentNet, ZtoC, load_sent
+from sent.core.repository import Repository
+from sent.core.traversal import SentOptions, train_sent
+from sent.dmelodies.vae import load_model
+from sent.util.io import load_npz, load_torch, save_npz
 
 ROWS = 30_000
 RHYTHM = 3
@@ -74,7 +75,7 @@ def test_pipeline_files(repo_dir, tiny_model):
 def test_predictions_decode_to_cp(repo_dir, tiny_model):
     """The achieved attributes are what the real decoder + extractor make of the stored codes:
     recompute a sample independently."""
-    from sent.attributes import extract_attributes
+    from sent.dmelodies.attributes import extract_attributes
 
     vae, _ = load_model(tiny_model)
     saved = load_npz(repo_dir / f"predictions_{RHYTHM}.npz")
@@ -153,8 +154,8 @@ def test_several_learning_rates_keep_the_lowest_validation_loss(repo_dir, tiny_m
 
 
 def test_nan_loss_stops_and_keeps_best_model(repo_dir, tiny_model, monkeypatch):
-    from sent import traversal
-    from sent.errors import SentError
+    from sent.core import traversal
+    from sent.util.errors import SentError
 
     vae, _ = load_model(tiny_model)
     repo = Repository(repo_dir)
@@ -246,8 +247,8 @@ def test_bad_inputs(repo_dir, tiny_model, tmp_path):
 
 
 def test_baselines_follow_their_definitions(repo_dir):
-    from sent.baselines import baseline_codes
-    from sent.errors import SentError
+    from sent.core.baselines import baseline_codes
+    from sent.util.errors import SentError
 
     repo = Repository(repo_dir)
     k = RHYTHM
@@ -298,7 +299,7 @@ def test_csv_export_reads_back_to_the_same_scores(repo_dir, tiny_model, tmp_path
     layout scores and tabulates exactly as the .npz one."""
     import shutil
 
-    from sent.baselines import baseline_codes
+    from sent.core.baselines import baseline_codes
 
     run_tool("evaluate", repo_dir, tiny_model, "--attribute", RHYTHM, "--baselines")
     old = tmp_path / "csv-repo"
@@ -332,7 +333,7 @@ def test_csv_export_reads_back_to_the_same_scores(repo_dir, tiny_model, tmp_path
                 assert float(new_row[1]) == pytest.approx(float(old_row[1]), abs=1e-5, nan_ok=True)
             else:
                 assert new_row == old_row
-    from sent.predictions import read_codes
+    from sent.evaluation.predictions import read_codes
 
     for method in ("sent", "sent-target", "linear-direction"):  # stored, recomputed; read back from the CSV
         assert np.allclose(read_codes(Repository(old), RHYTHM, method), read_codes(repo, RHYTHM, method),
@@ -373,9 +374,9 @@ def test_traverse_sweep_files_and_json(arp_repo, tiny_model, tmp_path):
                      "arp_chord1_up.musicxml", "original.mid", "original.musicxml", "pianoroll.png", "traverse.json"]
     report = json.loads((out / "traverse.json").read_text())
     assert [e["name"] for e in report["edits"]] == ["up", "down"]
-    from sent import data
-    from sent.attributes import extract_attributes
-    from sent.music import read_midi_tokens
+    from sent.dmelodies import data
+    from sent.dmelodies.attributes import extract_attributes
+    from sent.dmelodies.music import read_midi_tokens
 
     original = data.melody_tokens(data.factors_of([12345]))[0]
     assert report["original"]["tokens"] == original.tolist()
@@ -391,8 +392,8 @@ def test_traverse_sweep_files_and_json(arp_repo, tiny_model, tmp_path):
 
 def test_traverse_inputs_and_errors(arp_repo, tiny_model, tmp_path):
     repo_dir = arp_repo
-    from sent import data
-    from sent.music import write_melody
+    from sent.dmelodies import data
+    from sent.dmelodies.music import write_melody
 
     tokens = data.melody_tokens(data.factors_of([4242]))[0]
     write_melody(tokens, tmp_path / "in.mid")
@@ -460,7 +461,7 @@ def test_report_renders_in_a_real_browser(arp_repo, tiny_model, tmp_path):
                          r'data-notes="(\d+)">\u25b6 ([\w-]+)</button>', played)
     assert sorted({kind for _, _, kind in buttons}) == ["sent", "start", "target", "verified"] and len(buttons) == 8
     for tokens, notes, kind in buttons:  # one synthesised note per note token (slurs extend it)
-        from sent.data import TOKEN_MIDI
+        from sent.dmelodies.data import TOKEN_MIDI
 
         assert int(notes) == sum(int(t) > 1 and TOKEN_MIDI[int(t)] >= 0 for t in tokens.split(",")), (kind, tokens)
     shot = tmp_path / "report.png"
@@ -485,7 +486,7 @@ def test_damaged_config_is_one_line(repo_dir, tmp_path, key, value, message):
     config = json.loads((copy / "config.json").read_text())
     config[key] = value
     (copy / "config.json").write_text(json.dumps(config))
-    from sent.errors import SentError
+    from sent.util.errors import SentError
 
     with pytest.raises(SentError, match=re.escape(message)):
         Repository(copy)
@@ -496,8 +497,8 @@ def test_damaged_config_is_one_line(repo_dir, tmp_path, key, value, message):
                                            ("-1 4 5", "dims [-1, 4, 5] are not"), ("3 3 4", "dims [3, 3, 4] are not"),
                                            ("", "dims [] are not")])
 def test_index_files_must_name_distinct_dims(repo_dir, tiny_model, tmp_path, dims, message):
-    from sent.errors import SentError
-    from sent.repository import load_index_file
+    from sent.core.repository import load_index_file
+    from sent.util.errors import SentError
 
     path = tmp_path / "corr_index_3.txt"
     path.write_text(dims.replace(" ", "\n"))
@@ -513,8 +514,8 @@ def test_mi_needs_more_pairs_than_neighbours(repo_dir):
 def test_shipped_repository_edits_like_the_full_one(arp_repo, tiny_model, tmp_path, monkeypatch):
     """`perform ship` keeps what editing needs (no codes, no pairs): traverse, plain and verified,
     gives the same result from it as from the full repository, and finds it by model id."""
-    from sent import shipped
-    from sent.errors import SentError
+    from sent.evaluation import shipped
+    from sent.util.errors import SentError
 
     ship = tmp_path / "prebuilt" / "sent" / "tiny"
     run_tool("perform", "ship", arp_repo, "--out", ship)
@@ -545,7 +546,7 @@ def test_shipped_repository_edits_like_the_full_one(arp_repo, tiny_model, tmp_pa
 def test_codes_are_never_decoded_by_another_training_of_the_same_id(repo_dir, tiny_model, tmp_path):
     """The repository records which training of its model id made its codes (a weights
     fingerprint); the same id with other weights, e.g. a replaced prebuilt model, is refused."""
-    from sent.vae import save_model
+    from sent.dmelodies.vae import save_model
 
     assert Repository(repo_dir).config["model_fingerprint"]
     vae, card = load_model(tiny_model)
@@ -580,7 +581,7 @@ def _edited_function(edit):
         copy = _copy_repository(repo, tmp / "copy")
         meta, state = load_torch(copy / f"sent_{ARP}.model", SENT_FORMAT)
         edit(meta, state)
-        from sent.io import save_torch
+        from sent.util.io import save_torch
 
         save_torch(copy / f"sent_{ARP}.model", SENT_FORMAT, meta, state)
         return ["traverse", 4242, model, copy, "arp_chord1", "--value", "down", "--min_reconstruction", 0,
@@ -667,7 +668,7 @@ def _all_nan_plugin(tmp, repo, model):
 
 
 def _builtin_model_to_plugin(tmp, repo, model):
-    (tmp / "strict.py").write_text("import numpy as np\nfrom sent.plugin import Attribute, Plugin\n\n\n"
+    (tmp / "strict.py").write_text("import numpy as np\nfrom sent import Attribute, Plugin\n\n\n"
                                    "class Strict(Plugin):\n    name = 'strict'\n    attributes = (Attribute('a'),)\n\n"
                                    "    def load_model(self, path):\n        return None, np.load(path)['card']\n\n\n"
                                    "def plugin():\n    return Strict()\n")

@@ -5,7 +5,6 @@ import re
 import subprocess
 
 import pytest
-
 from helpers import ROOT, nextflow_command, read_trace
 from test_pipeline import N_TASKS, check_outputs
 

@@ -2,7 +2,6 @@
 the counts quoted under them follow their definitions (hand-made tables, known answers)."""
 
 import pytest
-
 from helpers import ROOT, run_tool
 
 BASELINE_COLUMNS = ["setting", "attribute", "sent_r2", "sent_valid", "verified_r2", "verified_valid",

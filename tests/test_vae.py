@@ -4,15 +4,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from helpers import run_tool
 from reference_vae import plain_decode, plain_encode
-from sent import data
-from sent.errors import SentError
-from sent.gru import dropout_masks
-from sent.vae import (VAE, ModelSpec, count_parameters, kl_divergence, load_model, save_model, zoo_ids,
-                      zoo_specs)
-from sent.vae_training import TrainConfig, beta_at, card_markdown, train, vae_loss
+
+from sent.dmelodies import data
+from sent.dmelodies.gru import dropout_masks
+from sent.dmelodies.training import TrainConfig, beta_at, card_markdown, train, vae_loss
+from sent.dmelodies.vae import (
+    VAE,
+    ModelSpec,
+    count_parameters,
+    kl_divergence,
+    load_model,
+    save_model,
+    zoo_ids,
+    zoo_specs,
+)
+from sent.util.errors import SentError
 
 IDS = {
     "beta-VAE": "beta-VAE_b_1.0_c_50.0_r_0",
@@ -236,7 +244,7 @@ def test_tiny_training_run_decreases_loss_and_writes_card(tmp_path, dataset):
 def _interrupt_in_second_epoch(monkeypatch):
     """The next train() stops (KeyboardInterrupt) in its second epoch, after the first one's
     checkpoint; monkeypatch.undo() lets training run through again."""
-    import sent.vae_training as vt
+    import sent.dmelodies.training as vt
 
     real, calls = vt.token_accuracy, {"n": 0}
 
@@ -272,9 +280,9 @@ def test_logs_hold_only_checkpointed_epochs(tmp_path, dataset, monkeypatch):
     """Stopped after an epoch's training but before its checkpoint (here: in its control
     measurement), a run leaves no log row for that epoch, so a log row always means an epoch that
     a resumed run keeps."""
-    import sent.control
+    import sent.dmelodies.control
 
-    real, calls = sent.control.model_control, {"n": 0}
+    real, calls = sent.dmelodies.control.model_control, {"n": 0}
 
     def control(*args, **kwargs):
         calls["n"] += 1
@@ -282,7 +290,7 @@ def test_logs_hold_only_checkpointed_epochs(tmp_path, dataset, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sent.control, "model_control", control)
+    monkeypatch.setattr(sent.dmelodies.control, "model_control", control)
     out = tmp_path / "stopped.pt"
     with pytest.raises(KeyboardInterrupt):
         train(ModelSpec.parse(IDS["ar-VAE"]), TrainConfig(**TINY), out, dataset=dataset, progress=False)
@@ -348,7 +356,7 @@ def test_fine_tuning_starts_from_the_given_model(tmp_path, dataset, tiny_model):
 
 
 def test_revivable_relu_is_relu_forward_and_passes_only_raising_gradients():
-    from sent.vae import RevivableReLU
+    from sent.dmelodies.vae import RevivableReLU
 
     x = torch.tensor([-1.0, -1.0, 2.0, 0.0], requires_grad=True)
     y = RevivableReLU.apply(x)
@@ -388,7 +396,7 @@ def test_dead_token_gets_a_gradient_only_when_revived(dataset, revive):
 
 
 def test_dead_tokens_hand_case_and_in_evaluate(dataset):
-    from sent.vae_training import dead_tokens, evaluate
+    from sent.dmelodies.training import dead_tokens, evaluate
 
     assert dead_tokens(np.array([[1, 2, 3], [4, 5, 6]]), np.array([[1, 2, 2], [4, 4, 4]])) == [3, 5, 6]
     model, x, _ = _model_with_dead_token(dataset, 2)
@@ -397,7 +405,7 @@ def test_dead_tokens_hand_case_and_in_evaluate(dataset):
 
 
 def test_revival_switched_on_when_resuming_is_recorded_and_cannot_be_dropped(tmp_path, dataset, monkeypatch):
-    import sent.vae_training as vt
+    import sent.dmelodies.training as vt
 
     spec, out = ModelSpec.parse(IDS["ar-VAE"]), tmp_path / "ar.pt"
     real = vt.token_accuracy
@@ -426,7 +434,7 @@ def test_revival_switched_on_when_resuming_is_recorded_and_cannot_be_dropped(tmp
 
 
 def test_dead_token_report_of_a_checkpoint_and_the_tool(tmp_path, dataset, monkeypatch, tiny_model):
-    import sent.vae_training as vt
+    import sent.dmelodies.training as vt
 
     spec, out = ModelSpec.parse(IDS["interp-VAE"]), tmp_path / "interp.pt"
     real, calls = vt.token_accuracy, {"n": 0}

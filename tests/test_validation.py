@@ -1,13 +1,14 @@
-"""Bad arguments: one validation layer (sent.validate), and every tool ending with one line
+"""Bad arguments: one validation layer (sent.util.validate), and every tool ending with one line
 `tool: error: ...`, exit code 2 and nothing written."""
 
 import os
 
 import pytest
-
 from helpers import ROOT, run_tool, run_tool_in_process
-from sent import data, validate
-from sent.errors import SentError
+
+from sent.dmelodies import data
+from sent.util import validate
+from sent.util.errors import SentError
 
 MODEL = ROOT / "prebuilt" / "vae" / "s2-VAE_b_0.2_c_50.0_g_10.0_r_0.pt"
 MODEL_ID = "s2-VAE_b_0.2_c_50.0_g_10.0_r_0"
@@ -184,7 +185,7 @@ def test_a_real_process_gets_the_same_line_and_exit_code(tmp_path):
 def test_tools_refuse_bad_arguments_in_one_line_and_write_nothing(args, message, tmp_path):
     import numpy as np
 
-    from sent.io import save_npz
+    from sent.util.io import save_npz
 
     (tmp_path / "file").write_text("not a model")
     attrs = data.factors_of(np.arange(50))

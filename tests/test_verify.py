@@ -7,13 +7,21 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from helpers import prepare_repository, run_tool
-from sent import data
-from sent.io import load_npz
-from sent.errors import SentError
-from sent.verify import (MISSED, Judge, SurrogateSearch, VerifyOptions, rank_keys, rebuild_codes, verified_codes,
-                         _lexicographic_argmin)
+
+from sent.core.verify import (
+    MISSED,
+    Judge,
+    SurrogateSearch,
+    VerifyOptions,
+    _lexicographic_argmin,
+    rank_keys,
+    rebuild_codes,
+    verified_codes,
+)
+from sent.dmelodies import data
+from sent.util.errors import SentError
+from sent.util.io import load_npz
 
 SCALE, RHYTHM = 2, 3
 
@@ -178,8 +186,8 @@ def test_surrogate_search_keeps_the_other_attributes_and_skips_invalid_ones():
 
 
 def test_surrogates_of_one_shape_are_evaluated_as_one_stack():
-    from sent.traversal import ZtoC
-    from sent.verify import _StackedZtoC
+    from sent.core.networks import ZtoC
+    from sent.core.verify import _StackedZtoC
 
     torch.manual_seed(0)
     models = [ZtoC(32, 1) for _ in range(3)]
@@ -211,9 +219,9 @@ def trained_repo(tmp_path_factory, tiny_model):
 
 
 def test_evaluate_verify_never_reaches_less_than_sent(trained_repo, tiny_model, tmp_path):
-    from sent.attributes import extract_attributes
-    from sent.repository import Repository
-    from sent.vae import load_model
+    from sent.core.repository import Repository
+    from sent.dmelodies.attributes import extract_attributes
+    from sent.dmelodies.vae import load_model
 
     run_tool("evaluate", trained_repo, tiny_model, "--attribute", RHYTHM, "--verify")
     sent = load_npz(trained_repo / f"predictions_{RHYTHM}.npz")
@@ -224,7 +232,7 @@ def test_evaluate_verify_never_reaches_less_than_sent(trained_repo, tiny_model, 
     assert not (sent_hits & ~verified_hits).any()  # SeNT's own code is a candidate
     assert verified_hits.mean() >= sent_hits.mean()
     assert "codes" not in verified  # its choices are stored; the codes are rebuilt from them
-    from sent.predictions import read_codes
+    from sent.evaluation.predictions import read_codes
 
     codes = read_codes(Repository(trained_repo), RHYTHM, "verified")
     vae, _ = load_model(tiny_model)
@@ -261,8 +269,8 @@ def test_traverse_verify_reports_both_methods(trained_repo, tiny_model, tmp_path
 
 
 def test_repeated_flags_merge_or_fail():
-    from sent.cli import merge_repeated
-    from sent.errors import SentError
+    from sent.util.cli import merge_repeated
+    from sent.util.errors import SentError
 
     assert merge_repeated(["1", "--set", "scale=minor", "--out", "x", "--set=rhythm_bar1=12"], ("set",)) == \
         ["1", "--out", "x", "--set=scale=minor,rhythm_bar1=12"]
@@ -274,8 +282,8 @@ def test_repeated_flags_merge_or_fail():
                                            ("scale=dorian", "unknown value 'dorian'"),
                                            ("scale=minor,scale=major", "scale given twice")])
 def test_settings_errors(text, message):
-    from sent.edit import parse_settings
-    from sent.errors import SentError
+    from sent.dmelodies.edit import parse_settings
+    from sent.util.errors import SentError
 
     with pytest.raises(SentError, match=message):
         parse_settings(text)
@@ -306,8 +314,8 @@ def test_traverse_sets_two_attributes_plain_and_verified(trained_repo, tiny_mode
 
 
 def test_two_attribute_pairs_differ_in_exactly_those_two(trained_repo):
-    from sent.multi import two_attribute_pairs
-    from sent.repository import Repository
+    from sent.core.repository import Repository
+    from sent.dmelodies.multi import two_attribute_pairs
 
     repo = Repository(trained_repo)
     ij = two_attribute_pairs(repo, 2, 5, 300, seed=1)
@@ -318,7 +326,7 @@ def test_two_attribute_pairs_differ_in_exactly_those_two(trained_repo):
 
 
 def test_two_at_once_scores():
-    from sent.multi import score_two
+    from sent.dmelodies.multi import score_two
 
     requested = np.array([[0, 2, 1, 5, 7, 0, 0, 1, 1]] * 3)
     plain = requested.copy()
@@ -366,7 +374,7 @@ def test_candidate_budget_errors(trained_repo, tiny_model, tmp_path):
 def test_continuous_attributes_are_judged_within_their_tolerance():
     """A plug-in's continuous attributes: the value counts as reached, and another as kept, within
     the tolerance (a fraction of the range); NaN is invalid, -1 a value."""
-    from sent.verify import Judge
+    from sent.core.verify import Judge
 
     judge = Judge(spans=np.array([10.0, 2.0, 4.0]), tolerances=np.array([0.5, 0.1, 0.2]), plugin=None)
     start = np.array([[1.0, -1.0, 0.0]])

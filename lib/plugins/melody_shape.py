@@ -22,10 +22,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sent import data
-from sent.errors import SentError
-from sent.io import load_torch, save_torch
-from sent.plugin import Attribute, Plugin
+from sent import Attribute, Plugin
+from sent.dmelodies import data
+from sent.util.errors import SentError
+from sent.util.io import load_torch, save_torch
 
 FILE_FORMAT = "melody-shape-vae/1"
 LATENT_DIM = 8
@@ -176,6 +176,6 @@ def train(out: str, steps: int = 20000, batch_size: int = 256, lr: float = 1e-3,
 
 
 if __name__ == "__main__":
-    from sent.cli import main
+    from sent.util.cli import main
 
     main({"train": train}, name="melody_shape.py")

@@ -2,10 +2,9 @@
 
 import time
 
-from sent import data
-from sent import cli
-from sent.io import save_npz
-from sent import validate
+from sent.dmelodies import data
+from sent.util import cli, validate
+from sent.util.io import save_npz
 
 
 def dataset(out: str = "dmelodies.npz"):

@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from sent import cli
-from sent.errors import SentError
+from sent.util import cli
+from sent.util.errors import SentError
 
 ROOT = Path(__file__).resolve().parents[3]  # the project checkout: lib/sent/tools/demo.py
 

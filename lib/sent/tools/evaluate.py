@@ -2,19 +2,20 @@
 
 import numpy as np
 
-from sent import validate
-from sent import cli
-from sent.cli import set_threads
-from sent.repository import Repository
-from sent.baselines import BASELINES, applicable, baseline_codes
-from sent.edit import Editor
-from sent.errors import SentError
-from sent.metrics import write_rows_csv
-from sent.multi import multi_rows
-from sent.plugin import invalid
-from sent.predictions import write_predictions
-from sent.traversal import decode_attributes, predict, write_examples
-from sent.verify import DEFAULT_TOLERANCE, Judge, VerifyOptions, verified_codes
+from sent.core.baselines import BASELINES, applicable, baseline_codes
+from sent.core.networks import decode_attributes
+from sent.core.plugin import invalid
+from sent.core.repository import Repository
+from sent.core.traversal import predict
+from sent.core.verify import DEFAULT_TOLERANCE, Judge, VerifyOptions, verified_codes
+from sent.dmelodies.edit import Editor
+from sent.dmelodies.examples import write_examples
+from sent.dmelodies.multi import multi_rows
+from sent.evaluation.predictions import write_predictions
+from sent.evaluation.tables import write_rows_csv
+from sent.util import cli, validate
+from sent.util.cli import set_threads
+from sent.util.errors import SentError
 
 
 def run(repository: str, model: str, attribute=None, baselines: bool = False, verify: bool = False,
@@ -66,38 +67,50 @@ def run(repository: str, model: str, attribute=None, baselines: bool = False, ve
         print(f"{repo.names[k]}: {len(cp):,} test pairs, {100 * (~invalid(cp[:, k])).mean():.1f}% valid (sent)")
         edits = {"sent": sp[:examples]}
         if verify:
-            z1, a1, _, a2 = repo.raw_pairs(k, "test")
-            editor = Editor(repo, vae, k, options)
-            proposals = editor.proposals(z1, a1[:, k], a2[:, k])
-            result = verified_codes(vae, z1, a1, k, a2[:, k], sp, proposals, options, Judge.of(repo, tolerance),
-                                    search=editor.search)
-            # its choices instead of its codes (but the few a search won): with the repository and
-            # SeNT's codes they rebuild them
-            write_predictions(repo.dir, k, "verified", result["achieved"], candidate=result["candidate"].astype(np.int16),
-                              first=result["first"].astype(np.int16), candidate_names=np.array(result["names"]),
-                              proposals=np.array(list(proposals), dtype=str), scales=np.array(options.scales),
-                              line=np.array(options.line), search=np.array(options.search, dtype=np.int64),
-                              searched=result["searched"].astype(np.float32))
-            edits["verified"] = result["codes"][:examples]
-            print(f"{repo.names[k]}: {100 * result['reached'].mean():.1f}% reached (verified)")
+            edits["verified"] = _verified(repo, vae, k, sp, options, tolerance)[:examples]
         if examples:
             write_examples(repo, k, vae, edits)
-        for method in (BASELINES if baselines else ()):
-            if applicable(method, repo):
-                codes = baseline_codes(repo, k, method)
-                cp = decode_attributes(vae, codes, plugin=repo.plugin)
-                write_predictions(repo.dir, k, method, cp)
-                print(f"{repo.names[k]}: {100 * (~invalid(cp[:, k])).mean():.1f}% valid ({method})")
+        if baselines:
+            _baselines(repo, vae, k)
     if two_at_once:
-        trained = [k for k in range(len(repo.names)) if repo.path(f"sent_{k}.model").exists()]
-        rows = multi_rows(repo, vae, trained, pairs=two_at_once, options=options)
-        if not rows:
-            raise SentError(f"{repo.dir}: --two_at_once needs traversal functions for at least two attributes")
-        write_rows_csv(repo.path("two_at_once.csv"), rows)
-        for r in rows:
-            print(f"{r['first']} + {r['second']}: {r['pairs']} pairs, both reached and the rest kept: "
-                  f"SeNT twice {r['sent_twice_success']:.3f}, verified {r['verified_success']:.3f}")
+        _two_at_once(repo, vae, two_at_once, options)
 
+
+def _verified(repo, vae, k: int, sp, options: VerifyOptions, tolerance: float):
+    """Write the verified method's predictions of attribute k; its codes."""
+    z1, a1, _, a2 = repo.raw_pairs(k, "test")
+    editor = Editor(repo, vae, k, options)
+    proposals = editor.proposals(z1, a1[:, k], a2[:, k])
+    result = verified_codes(vae, z1, a1, k, a2[:, k], sp, proposals, options, Judge.of(repo, tolerance),
+                            search=editor.search)
+    # its choices instead of its codes (but the few a search won): with the repository and
+    # SeNT's codes they rebuild them
+    write_predictions(repo.dir, k, "verified", result["achieved"], candidate=result["candidate"].astype(np.int16),
+                      first=result["first"].astype(np.int16), candidate_names=np.array(result["names"]),
+                      proposals=np.array(list(proposals), dtype=str), scales=np.array(options.scales),
+                      line=np.array(options.line), search=np.array(options.search, dtype=np.int64),
+                      searched=result["searched"].astype(np.float32))
+    print(f"{repo.names[k]}: {100 * result['reached'].mean():.1f}% reached (verified)")
+    return result["codes"]
+
+
+def _baselines(repo, vae, k: int) -> None:
+    for method in BASELINES:
+        if applicable(method, repo):
+            cp = decode_attributes(vae, baseline_codes(repo, k, method), plugin=repo.plugin)
+            write_predictions(repo.dir, k, method, cp)
+            print(f"{repo.names[k]}: {100 * (~invalid(cp[:, k])).mean():.1f}% valid ({method})")
+
+
+def _two_at_once(repo, vae, pairs: int, options: VerifyOptions) -> None:
+    trained = [k for k in range(len(repo.names)) if repo.path(f"sent_{k}.model").exists()]
+    rows = multi_rows(repo, vae, trained, pairs=pairs, options=options)
+    if not rows:
+        raise SentError(f"{repo.dir}: --two_at_once needs traversal functions for at least two attributes")
+    write_rows_csv(repo.path("two_at_once.csv"), rows)
+    for r in rows:
+        print(f"{r['first']} + {r['second']}: {r['pairs']} pairs, both reached and the rest kept: "
+              f"SeNT twice {r['sent_twice_success']:.3f}, verified {r['verified_success']:.3f}")
 
 
 def main(argv=None):

@@ -1,9 +1,8 @@
 """Encode a model's test split: latent codes and ground-truth attributes into one .npz (SeNT step 1)."""
 
-from sent import cli
-from sent.cli import set_threads
-from sent import validate
-from sent.latents import extract
+from sent.core.latents import extract
+from sent.util import cli, validate
+from sent.util.cli import set_threads
 
 
 def run(model: str, out: str = "latents.npz", mean: bool = False, seed: int = 0, limit: int = None,

@@ -4,14 +4,13 @@ import time
 
 import numpy as np
 
-from sent import data
-from sent import validate
-from sent import cli
-from sent.cli import set_threads
-from sent.errors import SentError
-from sent.io import load_npz
-from sent.pairs import find_pairs, normalise
-from sent.repository import read_pairs_text, save_pairs
+from sent.core.pairs import find_pairs, normalise
+from sent.core.repository import read_pairs_text, save_pairs
+from sent.dmelodies import data
+from sent.util import cli, validate
+from sent.util.cli import set_threads
+from sent.util.errors import SentError
+from sent.util.io import load_npz
 
 
 def run(source: str = None, out: str = "pairs", split_seed: int = None, attribute=None, threshold: float = 0.0,

@@ -2,9 +2,8 @@
 
 import json
 
-from sent import validate
-from sent import cli
-from sent.repository import init_repository
+from sent.core.repository import init_repository
+from sent.util import cli, validate
 
 
 def run(repository: str, source: str, pairs: str, extended: bool = True):

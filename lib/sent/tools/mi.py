@@ -1,10 +1,9 @@
 """Mutual information of each latent dim with an attribute; relevant/irrelevant dims (SeNT step 4)."""
 
-from sent import validate
-from sent import cli
-from sent.cli import set_threads
-from sent.mi import relevant_dims
-from sent.repository import Repository
+from sent.core.mi import relevant_dims
+from sent.core.repository import Repository
+from sent.util import cli, validate
+from sent.util.cli import set_threads
 
 
 def run(repository: str, attribute=None, gamma: int = 3, max_samples: int = None, n_neighbors: int = 10,

@@ -2,17 +2,26 @@
 
 from pathlib import Path
 
-from sent import cli
-from sent.errors import SentError
-from sent.io import load_json
-from sent.baselines import BASELINES, CEILINGS
-from sent.metrics import (baseline_rows, comparison_rows, gather_tables, perform, read_reference, write_perform_csv,
-                          write_rows_csv, write_table)
-from sent import plots, validate
-from sent.report import method_suffix, write_report
-from sent.summary import merge_results, overview as summary_overview, page
-from sent.predictions import export_csv, has_predictions, predictions_dir
-from sent.repository import Repository
+from sent.core.baselines import BASELINES, CEILINGS
+from sent.core.repository import Repository
+from sent.evaluation import plots
+from sent.evaluation.predictions import export_csv, has_predictions, predictions_dir
+from sent.evaluation.report import method_suffix, write_report
+from sent.evaluation.results import perform, write_perform_csv
+from sent.evaluation.shipped import ship
+from sent.evaluation.summary import merge_results, page
+from sent.evaluation.summary import overview as summary_overview
+from sent.evaluation.tables import (
+    baseline_rows,
+    comparison_rows,
+    gather_tables,
+    read_reference,
+    write_rows_csv,
+    write_table,
+)
+from sent.util import cli, validate
+from sent.util.errors import SentError
+from sent.util.io import load_json
 
 
 class Perform:
@@ -69,8 +78,6 @@ class Perform:
             repository: a repository with trained traversal functions.
             out: output directory.
         """
-        from sent.shipped import ship
-
         out = validate.output_dir(out, "out")
         attributes = ship(repository, out)
         print(f"shipped {len(attributes)} traversal function(s) to {out}")

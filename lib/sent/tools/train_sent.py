@@ -1,11 +1,10 @@
 """Train the SeNT traversal function of a repository for one or all attributes (SeNT step 6)."""
 
-from sent import validate
-from sent import cli
-from sent.cli import set_threads
-from sent.errors import SentError
-from sent.repository import Repository
-from sent.traversal import SCHEDULES, SELECTIONS, SentOptions, train_sent
+from sent.core.repository import Repository
+from sent.core.traversal import SCHEDULES, SELECTIONS, SentOptions, train_sent
+from sent.util import cli, validate
+from sent.util.cli import set_threads
+from sent.util.errors import SentError
 
 
 def run(repository: str, model: str, attribute=None, variant: str = "", epochs: int = 400, batch_size: int = 64,
@@ -45,32 +44,17 @@ def run(repository: str, model: str, attribute=None, variant: str = "", epochs: 
             both need --validation.
     """
     set_threads(threads)
-    epochs, batch_size = validate.size("epochs", epochs), validate.size("batch_size", batch_size)
-    lrs, iscale = validate.positive_reals("lr", lr), validate.size("iscale", iscale)
+    lrs = validate.positive_reals("lr", lr)
     if not lrs:
         raise SentError("--lr needs at least one learning rate")
-    max_pairs, seed = validate.size("max_pairs", max_pairs, optional=True), validate.seed("seed", seed)
-    lambdas = validate.items(lambdas)
-    if len(lambdas) != 3:
-        raise SentError(f"--lambdas needs three numbers l1,l2,l3, got {lambdas!r}")
-    lambdas = tuple(validate.real("lambdas", v, minimum=0) for v in lambdas)
-    levers = dict(steps=validate.size("steps", steps, optional=True),
-                  schedule=validate.choice("schedule", schedule, SCHEDULES),
-                  validation=validate.size("validation", validation, optional=True) or 0,
-                  score_every=validate.size("score_every", score_every, optional=True) or 0,
-                  select=validate.choice("select", select, SELECTIONS))
-    if levers["select"] != "loss" and not levers["validation"]:
-        raise SentError(f"--select {levers['select']} needs held-out pairs: give --validation N")
-    if len(lrs) > 1 and levers["select"] == "loss":
-        raise SentError(f"--lr {','.join(f'{v:g}' for v in lrs)}: several learning rates need --select validation or "
-                        f"validation-loss (and --validation N) to choose between them")
-    common = dict(epochs=epochs, batch_size=batch_size, lr=lrs[0], lambdas=tuple(float(v) for v in lambdas),
-                  max_pairs=max_pairs, seed=seed, **levers)
+    common = dict(epochs=validate.size("epochs", epochs), batch_size=validate.size("batch_size", batch_size),
+                  lr=lrs[0], lambdas=_lambdas(lambdas), max_pairs=validate.size("max_pairs", max_pairs, optional=True),
+                  seed=validate.seed("seed", seed), **_levers(steps, schedule, validation, score_every, select, lrs))
     if variant:
         options = SentOptions.from_letters(str(variant), **common)
     else:
-        options = SentOptions(one_hot=one_hot, simulate=simulate, iscale=iscale, pre_stages=pre_stages,
-                              with_target=with_target, **common)
+        options = SentOptions(one_hot=one_hot, simulate=simulate, iscale=validate.size("iscale", iscale),
+                              pre_stages=pre_stages, with_target=with_target, **common)
     repo = Repository(repository)
     vae, card = repo.load_model(model)
     for k in repo.attributes_to_run(attribute):
@@ -81,6 +65,27 @@ def run(repository: str, model: str, attribute=None, variant: str = "", epochs: 
         print(f"{repo.names[k]}: best loss {summary['best_loss']:.4f}{chosen} after {summary['steps']} steps in "
               f"{summary['seconds']:.1f} s (attribute extraction {100 * share:.1f}% of it)")
 
+
+def _lambdas(lambdas) -> tuple[float, float, float]:
+    values = validate.items(lambdas)
+    if len(values) != 3:
+        raise SentError(f"--lambdas needs three numbers l1,l2,l3, got {values!r}")
+    return tuple(float(validate.real("lambdas", v, minimum=0)) for v in values)
+
+
+def _levers(steps, schedule, validation, score_every, select, lrs) -> dict:
+    """The run-length, schedule and selection options, checked together."""
+    levers = dict(steps=validate.size("steps", steps, optional=True),
+                  schedule=validate.choice("schedule", schedule, SCHEDULES),
+                  validation=validate.size("validation", validation, optional=True) or 0,
+                  score_every=validate.size("score_every", score_every, optional=True) or 0,
+                  select=validate.choice("select", select, SELECTIONS))
+    if levers["select"] != "loss" and not levers["validation"]:
+        raise SentError(f"--select {levers['select']} needs held-out pairs: give --validation N")
+    if len(lrs) > 1 and levers["select"] == "loss":
+        raise SentError(f"--lr {','.join(f'{v:g}' for v in lrs)}: several learning rates need --select validation or "
+                        f"validation-loss (and --validation N) to choose between them")
+    return levers
 
 
 def main(argv=None):

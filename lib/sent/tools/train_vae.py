@@ -4,21 +4,23 @@ import json
 import sys
 from pathlib import Path
 
-from sent import validate
-from sent import cli
-from sent.cli import set_threads
-from sent.errors import SentError
-from sent.io import load_json
-from sent.vae import ModelSpec, zoo_ids
-from sent.vae_training import TrainConfig, train
+from sent.core.disentanglement import metrics
+from sent.dmelodies import data
+from sent.dmelodies.control import compare_control, markdown_table, model_control
+from sent.dmelodies.plugin import encode_rows, test_rows
+from sent.dmelodies.training import TrainConfig, card_markdown, dead_token_report, evaluate, train, zoo_markdown
+from sent.dmelodies.vae import ModelSpec, load_model, save_model, zoo_ids
+from sent.evaluation.plots import control_curves
+from sent.evaluation.shipped import MODELS
+from sent.util import cli, validate
+from sent.util.cli import set_threads
+from sent.util.errors import SentError
+from sent.util.io import load_json, load_npz, read_csv, save_json, save_text
 
 
 def _control_figures(path: str) -> dict:
     """The control figures of a model file or of its .json card."""
     from pathlib import Path
-
-    from sent.io import load_json
-    from sent.vae import load_model
 
     card = load_json(path) if Path(path).suffix == ".json" else load_model(path)[1]
     if not card.get("control"):
@@ -28,9 +30,6 @@ def _control_figures(path: str) -> dict:
 
 def _model_control(vae, card: dict, pairs: int, seed: int | None) -> dict:
     """Control figures of a loaded model on `pairs` pairs of its own test split (seed default: the model's)."""
-    from sent import data
-    from sent.control import model_control
-
     split = card["split"]
     test = data.split_indices(data.NUM_MELODIES, split["seed"], tuple(split["fractions"]))[2]
     return model_control(vae, test, pairs=pairs, seed=vae.spec.seed if seed is None else seed)
@@ -38,9 +37,6 @@ def _model_control(vae, card: dict, pairs: int, seed: int | None) -> dict:
 
 def _card_files(model: str, card: dict) -> list[str]:
     """MODEL.json and a readable MODEL.md beside MODEL; their paths."""
-    from sent.io import save_json, save_text
-    from sent.vae_training import card_markdown
-
     stem = str(Path(model).with_suffix(""))  # ids contain dots: append, never with_suffix
     save_json(f"{stem}.json", card)
     save_text(f"{stem}.md", card_markdown(card))
@@ -49,10 +45,26 @@ def _card_files(model: str, card: dict) -> list[str]:
 
 def _write_card(vae, model: str, card: dict) -> None:
     """Store an updated card in the model file and rewrite the card files beside it."""
-    from sent.vae import save_model
-
     save_model(vae, model, card)
     print(f"card written: {', '.join([model, *_card_files(model, card)])}", file=sys.stderr)
+
+
+
+def _split(split) -> tuple[float, float, float]:
+    try:
+        fractions = tuple(float(x) for x in validate.items(split))
+    except (TypeError, ValueError):
+        raise SentError(f"--split needs three fractions train,val,test, got {split!r}") from None
+    if len(fractions) != 3:
+        raise SentError(f"--split needs three fractions, got {fractions}")
+    return fractions
+
+
+def _control_pairs(pairs) -> int:
+    pairs = validate.whole("control_pairs", pairs, minimum=0)
+    if 0 < pairs < 8:
+        raise SentError(f"--control_pairs must be 0 (no log) or at least 8, got {pairs}")
+    return pairs
 
 
 class TrainVAE:
@@ -96,32 +108,20 @@ class TrainVAE:
         if not str(out).endswith(".pt"):  # OUT.ckpt, OUT.log.csv are named by replacing .pt
             raise SentError(f"{out}: the model file name must end in .pt")
         validate.output_file(out, "out")
-        epochs, batch_size = validate.size("epochs", epochs), validate.size("batch_size", batch_size)
-        lr, lr_final = validate.real("lr", lr, above=0), validate.real("lr_final", lr_final, above=0, optional=True)
-        batches_per_epoch = validate.size("batches_per_epoch", batches_per_epoch, optional=True)
-        beta_warmup_epochs = validate.whole("beta_warmup_epochs", beta_warmup_epochs, minimum=-1)
-        beta_ramp_batches = validate.size("beta_ramp_batches", beta_ramp_batches)
-        split_seed = validate.seed("split_seed", split_seed, optional=True)
-        teacher_forcing = validate.real("teacher_forcing", teacher_forcing, minimum=0, maximum=1)
-        val_rows, test_rows = validate.size("val_rows", val_rows), validate.size("test_rows", test_rows, optional=True)
-        control_pairs = validate.whole("control_pairs", control_pairs, minimum=0)
-        if 0 < control_pairs < 8:
-            raise SentError(f"--control_pairs must be 0 (no log) or at least 8, got {control_pairs}")
-        try:
-            split = tuple(float(x) for x in validate.items(split))
-        except (TypeError, ValueError):
-            raise SentError(f"--split needs three fractions train,val,test, got {split!r}") from None
-        if len(split) != 3:
-            raise SentError(f"--split needs three fractions, got {split}")
-        config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, lr_final=lr_final,
-                             batches_per_epoch=batches_per_epoch, beta_warmup_epochs=beta_warmup_epochs,
-                             beta_ramp_batches=beta_ramp_batches, split_seed=split_seed, split=tuple(split),
-                             teacher_forcing=teacher_forcing, val_rows=val_rows, test_rows=test_rows,
-                             device=device, threads=threads, init=init, control_pairs=control_pairs,
-                             revive_dead_logits=validate.flag("revive_dead_logits", revive_dead_logits))
+        config = TrainConfig(
+            epochs=validate.size("epochs", epochs), batch_size=validate.size("batch_size", batch_size),
+            lr=validate.real("lr", lr, above=0), lr_final=validate.real("lr_final", lr_final, above=0, optional=True),
+            batches_per_epoch=validate.size("batches_per_epoch", batches_per_epoch, optional=True),
+            beta_warmup_epochs=validate.whole("beta_warmup_epochs", beta_warmup_epochs, minimum=-1),
+            beta_ramp_batches=validate.size("beta_ramp_batches", beta_ramp_batches),
+            split_seed=validate.seed("split_seed", split_seed, optional=True), split=_split(split),
+            teacher_forcing=validate.real("teacher_forcing", teacher_forcing, minimum=0, maximum=1),
+            val_rows=validate.size("val_rows", val_rows),
+            test_rows=validate.size("test_rows", test_rows, optional=True), device=device, threads=threads,
+            init=init, control_pairs=_control_pairs(control_pairs),
+            revive_dead_logits=validate.flag("revive_dead_logits", revive_dead_logits))
         arrays = None
         if dataset:
-            from sent.io import load_npz
             arrays = load_npz(dataset, required=("tokens", "factors"))
         card = train(spec, config, out, dataset=arrays, progress=not quiet)
         print(json.dumps(card["metrics"], indent=2))
@@ -137,10 +137,6 @@ class TrainVAE:
             prior_samples: decoded N(0, I) samples for the valid fraction.
             write_card: store the metrics in the model card (rewrites MODEL).
         """
-        from sent import data
-        from sent.vae import load_model
-        from sent.vae_training import evaluate
-
         set_threads(threads)
         rows, prior_samples = validate.size("rows", rows, optional=True), validate.size("prior_samples", prior_samples)
         vae, card = load_model(model)
@@ -160,8 +156,6 @@ class TrainVAE:
             models: model files (.pt) or training checkpoints (.ckpt) of running runs.
             rows: validation melodies to reconstruct.
         """
-        from sent.vae_training import dead_token_report
-
         set_threads(threads)
         rows = validate.size("rows", rows)
         if not models:
@@ -175,7 +169,7 @@ class TrainVAE:
     def control(self, model: str, pairs: int = 500, seed: int = None, write_card: bool = False, threads: int = None):
         """Measure how far MODEL's decoder follows the latent dims that carry each attribute and
         print the figures; with --write-card also store them in its model card (the model file,
-        MODEL.json and MODEL.md). See sent.control for the cases.
+        MODEL.json and MODEL.md). See sent.dmelodies.control for the cases.
 
         For PAIRS fixed test pairs per attribute that differ in that attribute only, z1 takes z2's
         values in dim k only (regularised), all dims but k, the top-3 MI dims (SeNT's ceiling),
@@ -187,9 +181,6 @@ class TrainVAE:
             seed: pair sampling and MI seed (default: the model's seed).
             write_card: store the figures in the model card (rewrites MODEL).
         """
-        from sent.control import markdown_table
-        from sent.vae import load_model
-
         set_threads(threads)
         pairs = validate.whole("pairs", pairs, minimum=8)
         seed = validate.seed("seed", seed, optional=True)
@@ -219,9 +210,6 @@ class TrainVAE:
                 the reference's second sample uses SEED + 1.
         """
         import sys
-
-        from sent.control import compare_control
-        from sent.vae import load_model
 
         tolerance = validate.real("tolerance", tolerance, minimum=0)
         if pairs is None:
@@ -263,9 +251,6 @@ class TrainVAE:
         """
         from pathlib import Path
 
-        from sent.io import read_csv
-        from sent.plots import control_curves
-
         if not control_logs:
             raise SentError("curves: give at least one OUT.control.csv")
         names = list(validate.texts(labels)) if labels else [Path(p).name.removesuffix(".control.csv") for p in control_logs]
@@ -285,15 +270,13 @@ class TrainVAE:
 
     def card(self, model: str):
         """Write the model card of MODEL next to it as MODEL.json and a readable MODEL.md."""
-        from sent.vae import load_model
-
         _, card = load_model(model)
         print(", ".join(_card_files(model, card)))
 
     def disentanglement(self, model: str, rows: int = 201 * 512, seed: int = 0, write_card: bool = False,
                         threads: int = None):
         """Measure MODEL's disentanglement as the dMelodies benchmark reports it (MIG, Modularity,
-        SAP, explicitness; see sent.disentanglement) and its reconstruction accuracy, on one
+        SAP, explicitness; see sent.core.disentanglement) and its reconstruction accuracy, on one
         seeded posterior sample of each of the first ROWS melodies of its own test split; print
         them, and with --write-card store them in its model card. About 10 minutes on one core.
 
@@ -305,11 +288,6 @@ class TrainVAE:
         """
         import numpy as np
         import torch
-
-        from sent import data
-        from sent.disentanglement import metrics
-        from sent.latents import encode_rows, test_rows
-        from sent.vae import load_model
 
         set_threads(threads)
         rows, seed = validate.size("rows", rows), validate.seed("seed", seed)
@@ -329,10 +307,6 @@ class TrainVAE:
     def table(self, *models: str):
         """Print a markdown table of model files or cards (.pt or .json): schedule, training
         cost, test accuracies, prior validity, and whether each is shipped in prebuilt/vae/."""
-        from sent.shipped import MODELS
-        from sent.vae import load_model
-        from sent.vae_training import zoo_markdown
-
         if not models:
             raise SentError("name at least one model file or card")
         cards = [load_json(m) if Path(m).suffix == ".json" else load_model(m)[1] for m in models]

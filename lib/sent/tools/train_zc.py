@@ -2,11 +2,10 @@
 
 import sys
 
-from sent import validate
-from sent import cli
-from sent.cli import set_threads
-from sent.repository import Repository
-from sent.traversal import train_zc
+from sent.core.repository import Repository
+from sent.core.traversal import train_zc
+from sent.util import cli, validate
+from sent.util.cli import set_threads
 
 
 def run(repository: str, attribute=None, epochs: int = 400, batch_size: int = 64, lr: float = 0.002,

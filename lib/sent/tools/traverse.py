@@ -5,20 +5,30 @@ from pathlib import Path
 
 import numpy as np
 
-from sent import data, validate
-from sent.attributes import extract_attributes
-from sent import cli
-from sent.cli import set_threads
-from sent.edit import (describe, domain_problem, edit_item, edit_melody, edit_several, melody_tokens, output_stem,
-                       parse_settings, plugin_value, reconstructed_tokens)
-from sent.errors import SentError
-from sent.io import save_json
-from sent.music import write_melody
-from sent.plugin import BUILTIN
-from sent.plots import piano_roll
-from sent.verify import DEFAULT_TOLERANCE, VerifyOptions
-from sent.repository import Repository
-from sent.shipped import resolve
+from sent.core.plugin import BUILTIN
+from sent.core.repository import Repository
+from sent.core.verify import DEFAULT_TOLERANCE, VerifyOptions
+from sent.dmelodies import data
+from sent.dmelodies.attributes import extract_attributes
+from sent.dmelodies.edit import (
+    describe,
+    domain_problem,
+    edit_item,
+    edit_melody,
+    edit_several,
+    melody_tokens,
+    output_stem,
+    parse_settings,
+    plugin_value,
+    reconstructed_tokens,
+)
+from sent.dmelodies.music import write_melody
+from sent.evaluation.plots import piano_roll
+from sent.evaluation.shipped import resolve
+from sent.util import cli, validate
+from sent.util.cli import set_threads
+from sent.util.errors import SentError
+from sent.util.io import save_json
 
 
 def run(melody, model: str, repository: str = None, attribute=None, value=None, sweep: bool = False, set=None,
@@ -56,7 +66,7 @@ def run(melody, model: str, repository: str = None, attribute=None, value=None, 
     """
     set_threads(threads)
     model, repository, attribute = resolve(model, repository, attribute)
-    out = validate.output_dir(out, "out")
+    out = Path(validate.output_dir(out, "out"))
     options = VerifyOptions.from_arguments(scales, line, search) if verify else None
     min_reconstruction = validate.whole("min_reconstruction", min_reconstruction, minimum=0, maximum=16)
     tolerance = validate.real("tolerance", tolerance, minimum=0)
@@ -66,17 +76,33 @@ def run(melody, model: str, repository: str = None, attribute=None, value=None, 
             raise SentError(f"{repo.dir} uses plug-in {repo.plugin.name}: give ITEM ATTRIBUTE --value V "
                             "(--set and --sweep need the built-in dMelodies plug-in)")
         return _plugin_item(repo, model, validate.whole("melody (item index)", melody, minimum=0),
-                            repo.attribute(attribute), value, options, tolerance, Path(out))
+                            repo.attribute(attribute), value, options, tolerance, out)
     settings = parse_settings(set) if set is not None else None
     if settings is not None and (attribute is not None or value is not None or sweep):
         raise SentError("give either --set attribute=value ... or ATTRIBUTE with --value or --sweep")
-    if settings is None:
-        if attribute is None:
-            raise SentError("give ATTRIBUTE with --value or --sweep, or --set attribute=value ...")
-        k = data.attribute_index(attribute)
-        if sweep == (value is not None):
-            raise SentError(f"give either --value (one of {', '.join(data.ATTRIBUTE_VALUES[k])}) or --sweep")
-        values = range(len(data.ATTRIBUTE_VALUES[k])) if sweep else [data.value_index(k, value)]
+    k, values = _requested(attribute, value, sweep) if settings is None else (None, None)
+    tokens, vae, card, kept = _start_melody(repo, model, melody, min_reconstruction)
+    if settings is not None:
+        return _several(repo, vae, card, tokens, settings, options, out, kept)
+    results = edit_melody(repo, vae, k, tokens, values, options)
+    _write_edits(repo, card, k, tokens, kept, results, sweep, out)
+    _print_edits(data.ATTRIBUTE_NAMES[k], results, verify)
+    print(f"files in {out}: original.mid, <attribute>_<value>.mid/.musicxml per edit, traverse.json")
+
+
+def _requested(attribute, value, sweep) -> tuple[int, range | list[int]]:
+    """(attribute index, the value indices to edit to) of ATTRIBUTE with --value or --sweep."""
+    if attribute is None:
+        raise SentError("give ATTRIBUTE with --value or --sweep, or --set attribute=value ...")
+    k = data.attribute_index(attribute)
+    if sweep == (value is not None):
+        raise SentError(f"give either --value (one of {', '.join(data.ATTRIBUTE_VALUES[k])}) or --sweep")
+    return k, range(len(data.ATTRIBUTE_VALUES[k])) if sweep else [data.value_index(k, value)]
+
+
+def _start_melody(repo, model, melody, min_reconstruction: int):
+    """(tokens, model, card, tokens the model reconstructs) of the melody to edit, refusing one
+    the model cannot represent."""
     tokens = melody_tokens(melody)
     problem = domain_problem(tokens)
     if problem and not (tokens >= 2).any():
@@ -90,10 +116,11 @@ def run(melody, model: str, repository: str = None, attribute=None, value=None, 
     if kept < 16:
         print(f"traverse: warning: {card['id']} reconstructs {kept}/16 tokens of this melody; "
               "edits start from its reconstruction", file=sys.stderr)
-    if settings is not None:
-        return _several(repo, vae, card, tokens, settings, options, Path(out), kept)
-    results = edit_melody(repo, vae, k, tokens, values, options)
-    out = Path(out)
+    return tokens, vae, card, kept
+
+
+def _write_edits(repo, card, k: int, tokens, kept: int, results: list[dict], sweep: bool, out: Path) -> None:
+    """The original and every edit as MIDI and MusicXML, a piano roll of a sweep, traverse.json."""
     original = extract_attributes(tokens.reshape(1, -1))[0]
     write_melody(tokens, out / "original.mid", title="original")
     write_melody(tokens, out / "original.musicxml", title="original")
@@ -112,7 +139,10 @@ def run(melody, model: str, repository: str = None, attribute=None, value=None, 
     report = {"model": card["id"], "attribute": data.ATTRIBUTE_NAMES[k], "original": {
         "tokens": tokens.tolist(), "attributes": describe(original), "reconstructed_tokens": kept}, "edits": results}
     save_json(out / "traverse.json", report)
-    name = data.ATTRIBUTE_NAMES[k]
+
+
+def _print_edits(name: str, results: list[dict], verify: bool) -> None:
+    """Requested against achieved value and the other attributes moved, per method."""
     methods = ["sent", "verified"] if verify else ["sent"]
     print(f"{name + ' requested':24s}" + "".join(f"{m + ' achieved':>22s} {'others moved':24s}" for m in methods))
     for r in results:
@@ -120,7 +150,6 @@ def run(melody, model: str, repository: str = None, attribute=None, value=None, 
         print(f"{r['name']:24s}" + "".join(
             f"{(row['attributes'][name] + ('' if row['achieved'] else ' (missed)')):>22s} "
             f"{', '.join(row['moved']) or '-':24s}" for row in rows))
-    print(f"files in {out}: original.mid, <attribute>_<value>.mid/.musicxml per edit, traverse.json")
 
 
 def _plugin_item(repo, model, index, k, value, options, tolerance, out):

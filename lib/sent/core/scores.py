@@ -1,0 +1,62 @@
+"""SeNT performance measures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sent.core.plugin import invalid
+from sent.core.repository import Repository
+from sent.core.verify import Judge
+
+
+def pair_attributes(repo: Repository, attribute: int):
+    """(a1, a2) attributes of an attribute's test pairs."""
+    _, a1, _, a2 = repo.raw_pairs(attribute, "test")
+    return a1, a2
+
+
+def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: int, zp=None, z2=None,
+           judge: Judge | None = None) -> dict:
+    """Measures for one target attribute from the attributes of start (a1), target (a2) and
+    achieved (ap, invalid marked as sent.core.plugin.invalid says) items, each (N, K); normalised by
+    f_range ([min list, max list]). "success": the fraction of edits that reach the target value
+    and change no other attribute, by `judge`'s comparisons (default: equality), the strict
+    measure R^2 and the untargeted change average over."""
+    from sklearn.metrics import r2_score
+
+    lo, hi = (np.asarray(v, dtype=np.float64) for v in f_range)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    c1, c2, cp = ((np.asarray(a, dtype=np.float64) - lo) / span for a in (a1, a2, ap))
+    bad = invalid(ap)
+    valid = ~bad[:, attribute]
+    n = len(ap)
+    out = {"n": n, "valid": float(valid.sum() / n) if n else float("nan")}
+    if valid.sum() >= 2:
+        out["r2"] = float(r2_score(c2[valid, attribute], cp[valid, attribute]))
+        out["deltaTarget"] = float(np.abs(cp[valid, attribute] - c2[valid, attribute]).mean())
+    else:
+        out["r2"] = out["deltaTarget"] = float("nan")
+    untargeted = np.full(ap.shape[1], np.nan)
+    for g in range(ap.shape[1]):
+        both = valid & ~bad[:, g]
+        if g != attribute and both.any():
+            untargeted[g] = np.abs(cp[both, g] - c1[both, g]).mean()
+    out["deltaUntarget"] = untargeted
+    out["success"] = success_fraction(a1, a2, ap, attribute, judge or Judge.exact(ap.shape[1]))
+    if zp is not None and z2 is not None and valid.sum() >= 2:
+        out["z_r2"] = float(r2_score(z2[valid], zp[valid]))
+    else:
+        out["z_r2"] = float("nan")
+    return out
+
+
+def success_fraction(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, attribute: int, judge: Judge) -> float:
+    """Fraction of edits whose achieved attributes (ap) reach the target's value (a2) of
+    `attribute` and change none of the start's (a1) other attributes, as the verified method
+    judges an edit perfect (Judge.reached, Judge.changed: an attribute invalid at the start is
+    not held, one that becomes invalid has changed)."""
+    if not len(ap):
+        return float("nan")
+    others = [g for g in range(ap.shape[1]) if g != attribute]
+    changed = judge.changed(a1[:, others], ap[:, others], others).any(axis=1)
+    return float((judge.reached(ap, attribute, a2[:, attribute]) & ~changed).mean())
