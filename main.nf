@@ -1,25 +1,31 @@
 #!/usr/bin/env nextflow
 // SeNT on dMelodies: VAE models x attributes -> traversal functions, evaluated and tabulated.
-// This file only wires the processes of modules/; each runs one bin/ tool.
+// The models come from files or are trained first; workflows/sent.nf does the rest. Parameters
+// are described in nextflow_schema.json (`--help`), published outputs in conf/modules.config.
 nextflow.enable.dsl = 2
 
-include { DATASET                  } from './modules/dataset'
-include { TRAIN_VAE                } from './modules/train_vae'
-include { EXTRACT                  } from './modules/extract'
-include { FINDPAIRS                } from './modules/findpairs'
-include { INIT                     } from './modules/init'
-include { MI                       } from './modules/mi'
-include { TRAIN_ZC                 } from './modules/train_zc'
-include { TRAIN_SENT               } from './modules/train_sent'
-include { EVALUATE                 } from './modules/evaluate'
-include { PERFORM; PERFORM_SETTING } from './modules/perform'
-include { TABLES                   } from './modules/tables'
+include { DATASET   } from './modules/dataset'
+include { TRAIN_VAE } from './modules/train_vae'
+include { SENT      } from './workflows/sent'
 
-def settingOf(String modelId) { modelId.replaceAll(/_r_\d+$/, '') }
+def helpText() {
+    def schema = new groovy.json.JsonSlurper().parse(new File("${projectDir}/nextflow_schema.json"))
+    def lines = ["SeNT pipeline: ${schema.description}"]
+    schema.definitions.each { key, group ->
+        lines << "" << group.title
+        group.properties.each { name, p ->
+            def value = p.containsKey('default') ? " ${p.default.toString().replace('${projectDir}/', '')}" : ''
+            lines << "  --${name}${value}".padRight(34) + " ${p.description}"
+        }
+    }
+    lines << "" << "Profiles"
+    schema.profiles.each { name, text -> lines << "  ${name}".padRight(16) + " ${text}" }
+    lines.join('\n')
+}
 
 workflow {
     if (params.help) {
-        log.info(new File("${projectDir}/docs/params.txt").text)
+        log.info(helpText())
         return
     }
     def attributes = params.attributes.toString().tokenize(',').collect { it.trim() as int }
@@ -38,40 +44,5 @@ workflow {
     } else {
         models = Channel.fromPath(params.models, checkIfExists: true).map { f -> tuple(f.baseName, f) }
     }
-
-    EXTRACT(models)
-
-    // pairs: per model, from its own extraction, so they always come from the split its card
-    // records (a model may be trained on another split seed than its id's)
-    FINDPAIRS(EXTRACT.out.latents)
-    sources = EXTRACT.out.latents.join(FINDPAIRS.out.pairs)   // (id, latents, pairs)
-    INIT(sources)
-
-    // one chain per (model, attribute)
-    per_attribute = INIT.out.config.combine(Channel.fromList(attributes))
-    MI(per_attribute)
-    TRAIN_ZC(per_attribute)
-    repos = INIT.out.config.join(models)   // (id, config, model)
-    TRAIN_SENT(
-        repos.combine(MI.out.index, by: 0)
-            .map { id, config, model, k, corr, uncorr -> tuple([id, k], config, model, corr, uncorr) }
-            .join(TRAIN_ZC.out.model.map { id, k, zc -> tuple([id, k], zc) })
-            .map { key, config, model, corr, uncorr, zc -> tuple(key[0], key[1], config, model, corr, uncorr, zc) }
-    )
-    // the verified method's surrogate search reads every attribute's surrogate
-    surrogates = TRAIN_ZC.out.model.map { id, k, zc -> tuple(id, zc) }.groupTuple(size: attributes.size())
-    EVALUATE(
-        TRAIN_SENT.out.model.combine(repos, by: 0).combine(surrogates, by: 0)
-            .map { id, k, sent, corr, config, model, zcs -> tuple(id, k, config, model, sent, corr, zcs) }
-    )
-
-    // per model: everything made for its attributes (4 outputs each) into one published repository
-    attribute_files = MI.out.files.mix(TRAIN_ZC.out.files, TRAIN_SENT.out.files, EVALUATE.out.predictions)
-        .groupTuple(size: 4 * attributes.size())
-        .map { id, files -> tuple(id, files.flatten()) }
-    PERFORM(sources.join(attribute_files).join(models))   // (id, latents, pairs, files, model)
-    // pooled per setting, and the paper's tables
-    PERFORM_SETTING(PERFORM.out.results.map { id, dir -> tuple(settingOf(id), dir) }.groupTuple())
-    TABLES(PERFORM.out.results.map { id, dir -> dir }.collect(),
-           params.reference ? file(params.reference, checkIfExists: true) : [])
+    SENT(models, attributes, params.reference ? file(params.reference, checkIfExists: true) : [])
 }

@@ -1,4 +1,4 @@
-"""SeNT convergence study (issue #13): validation R^2 of a traversal function against optimiser steps
+"""SeNT convergence study: validation R^2 of a traversal function against optimiser steps
 and wall seconds, for the paper's recipe and for each speed lever, on cells across the 4 models.
 
 Each run trains one function on one thread (train_sent with held-out training pairs scored by

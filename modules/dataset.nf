@@ -1,7 +1,6 @@
 process DATASET {
     tag "dMelodies"
     label 'small'
-    publishDir "${params.outdir}/data", mode: 'copy'
 
     output:
     path 'dmelodies.npz', emit: npz

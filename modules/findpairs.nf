@@ -3,8 +3,6 @@
 process FINDPAIRS {
     tag "${model_id}"
     label 'small'
-    // published: the published repositories refer to it (config.json: ../../pairs/<id>/pairs.npz)
-    publishDir "${params.outdir}/pairs/${model_id}", mode: 'copy', pattern: 'pairs.npz'
 
     input:
     tuple val(model_id), path(latents)

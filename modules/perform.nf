@@ -7,8 +7,6 @@
 process PERFORM {
     tag "${model_id}"
     label 'small'
-    // copies: the results must outlive `rm -rf work` (hard links would too, but not across file systems)
-    publishDir "${params.outdir}", mode: 'copy'
 
     input:
     tuple val(model_id), path(latents), path(pairs), path(attribute_files), path(model)
@@ -38,7 +36,6 @@ process PERFORM {
 process PERFORM_SETTING {
     tag "${setting}"
     label 'small'
-    publishDir "${params.outdir}/settings", mode: 'copy'
 
     input:
     tuple val(setting), path(model_dirs)

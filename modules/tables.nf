@@ -1,7 +1,5 @@
 process TABLES {
     label 'small'
-    publishDir "${params.outdir}/tables", mode: 'copy', pattern: '*.csv'
-    publishDir "${params.outdir}", mode: 'copy', pattern: 'report.html'
 
     input:
     path model_dirs

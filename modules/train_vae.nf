@@ -1,7 +1,6 @@
 process TRAIN_VAE {
     tag "${model_id}"
     label 'vae'
-    publishDir "${params.outdir}/vae", mode: 'copy', pattern: '*.{pt,log.csv}'
 
     input:
     val model_id

@@ -68,7 +68,7 @@ def test_bad_arguments():
 @pytest.mark.parametrize("dims", [2, 3, 5, 9])
 @pytest.mark.parametrize("threshold", [0.01, 0.05, 0.2])
 def test_identical_on_unrounded_continuous_data(dims, threshold):
-    """Every value distinct: the case a dense cell grid cannot hold (issue #14)."""
+    """Every value distinct: the case a dense cell grid cannot hold."""
     rng = np.random.default_rng(dims)
     x = rng.random((1500, dims)) ** 2  # uneven density
     x[700:720] = x[3]                  # exact duplicates too

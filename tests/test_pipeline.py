@@ -211,3 +211,13 @@ def test_plugin_with_train_vae_is_refused_before_any_task(tmp_path):
     assert proc.returncode != 0
     assert "--train_vae trains zoo models of the built-in plug-in" in proc.stdout + proc.stderr
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+
+
+def test_schema_describes_exactly_the_configured_parameters():
+    """nextflow_schema.json (what --help prints) and the params of nextflow.config name the same parameters."""
+    config = (ROOT / "nextflow.config").read_text()
+    block = config[config.index("params {"):config.index("\n}", config.index("params {"))]
+    configured = set(re.findall(r"^\s+(\w+)\s+=", block, flags=re.M))
+    schema = json.loads((ROOT / "nextflow_schema.json").read_text())
+    described = {name for group in schema["definitions"].values() for name in group["properties"]}
+    assert len(configured) > 40 and configured == described

@@ -34,7 +34,7 @@ def test_model_file_and_cards(model_id):
     assert (PREBUILT / "vae" / f"{model_id}.log.csv").read_text().startswith("epoch,step,")
     for key in ("test_token_accuracy", "test_melody_accuracy", "prior_valid_fraction"):
         assert 0 <= card["metrics"][key] <= 1
-    assert card["metrics"]["test_token_accuracy"] >= 0.99  # issue #12's bar for a shipped model
+    assert card["metrics"]["test_token_accuracy"] >= 0.99  # the bar for a shipped model (docs/models.md)
     assert card["schedule"]["steps"] > 0 and card["wall_time_s"] > 0
     assert set(card["control"]) == set(data.ATTRIBUTE_NAMES) and "## Decoder control" in md
 

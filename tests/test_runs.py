@@ -1,4 +1,4 @@
-"""runs/resume, which keeps the long VAE trainings going across sessions: run on a copy of it in a
+"""runs/resume, which keeps the long VAE trainings going across restarts: run on a copy of it in a
 temporary directory, with a stand-in for python that "trains" for 3 seconds, so no real run is touched."""
 
 import os
@@ -61,3 +61,44 @@ def test_finished_runs_are_left_alone(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [f"{BETA}: finished"]
     assert not (tmp_path / "runs" / BETA / "train.out").exists()
+
+
+def _git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_checkpoints_are_stored_outside_the_branch_and_restored(tmp_path):
+    """runs/checkpoints keeps one parentless commit of the current checkpoints (it does not grow
+    with saves), a clone does not download it, and restore puts back only what a run lacks."""
+    repo = tmp_path / "repo"
+    (repo / "runs" / "a").mkdir(parents=True)
+    (repo / "runs" / "done").mkdir()
+    shutil.copy(ROOT / "runs" / "checkpoints", repo / "runs" / "checkpoints")
+    _git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "start")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    tool = lambda *args: subprocess.run([str(repo / "runs" / "checkpoints"), *args], capture_output=True,  # noqa: E731
+                                        text=True, env=env, check=True).stdout
+    ckpt, finished = repo / "runs" / "a" / "a.ckpt", repo / "runs" / "done" / "done.ckpt"
+    ckpt.write_bytes(b"epoch 1")
+    finished.write_bytes(b"epoch 9")
+    assert "stored 2 checkpoint(s)" in tool("save")
+    ckpt.write_bytes(b"epoch 2")
+    tool("save")
+    assert _git(repo, "rev-list", "--count", "refs/checkpoints/runs").strip() == "1"  # no history
+    assert _git(repo, "log", "--oneline", "main").count("\n") == 1  # the branch is untouched
+
+    ckpt.unlink()
+    finished.unlink()
+    (repo / "runs" / "done" / "done.pt").write_bytes(b"model")  # a finished run needs no checkpoint
+    assert tool("restore").strip() == "restored runs/a/a.ckpt"
+    assert ckpt.read_bytes() == b"epoch 2" and not finished.exists()
+
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert "refs/checkpoints" not in _git(clone, "for-each-ref")  # a clone does not download them
+    (clone / "runs" / "a").mkdir(parents=True)
+    shutil.copy(ROOT / "runs" / "checkpoints", clone / "runs" / "checkpoints")
+    subprocess.run([str(clone / "runs" / "checkpoints"), "restore"], check=True, capture_output=True, env=env)
+    assert (clone / "runs" / "a" / "a.ckpt").read_bytes() == b"epoch 2"  # restore fetched them from origin

@@ -66,7 +66,7 @@ class SentOptions:
     with_target: bool = False     # c
     max_pairs: int | None = None  # limit on training pairs
     seed: int = 0
-    # Convergence levers (issue #13); the defaults leave the paper's recipe unchanged.
+    # Convergence levers; the defaults leave the paper's recipe unchanged.
     steps: int | None = None      # stop after this many optimiser steps (default: all epochs)
     schedule: str = "constant"    # or "cosine": lr decays to 0 over the run's steps
     validation: int = 0           # training pairs held out (the last ones) to score the function on

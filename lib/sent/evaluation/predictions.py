@@ -9,7 +9,7 @@ of the test pairs, a baseline's codes are a cheap, deterministic function of the
 (sent.core.baselines), recomputed when a measure needs them, and the verified method stores its
 choices (which candidate, 2 bytes per edit), from which sent.core.verify rebuilds its codes.
 
-Repositories written by earlier versions hold the CSV layout instead (sp_<k>.csv codes, z2_<k>.csv
+Repositories may hold the original code's CSV layout instead (sp_<k>.csv codes, z2_<k>.csv
 target codes, cp_<k>.csv achieved attributes with the names as header); every reader accepts it,
 and `export_csv` writes it.
 """

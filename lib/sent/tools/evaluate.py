@@ -22,7 +22,7 @@ def run(repository: str, model: str, attribute=None, baselines: bool = False, ve
         scales=None, line=None, search=None, tolerance: float = DEFAULT_TOLERANCE, examples: int = 0,
         two_at_once: int = 0, skip_single: bool = False, threads: int = None):
     """Write predictions_<k>.npz: the predicted latent codes and the attributes of the melodies
-    they decode to (-1 = invalid). `perform export` writes the CSV layout of earlier versions.
+    they decode to (-1 = invalid). `perform export` writes the original code's CSV layout.
 
     Args:
         repository: a repository with sent_<k>.model files.

@@ -83,7 +83,7 @@ class Perform:
         print(f"shipped {len(attributes)} traversal function(s) to {out}")
 
     def export(self, repository: str, out: str = None, attribute=None, method: str = "all"):
-        """Write the CSV layout of earlier versions for an evaluated repository: sp_<k>.csv
+        """Write the original code's CSV layout for an evaluated repository: sp_<k>.csv
         (predicted codes), z2_<k>.csv (target codes) and cp_<k>.csv (decoded attributes, header =
         attribute names, -1 = invalid), next to its predictions_<k>.npz or under OUT.
 
