@@ -92,3 +92,12 @@ def test_no_function_is_longer_than_60_lines():
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.end_lineno - fn.lineno + 1 > 60:
                 long.append(f"{name}.{fn.name}: {fn.end_lineno - fn.lineno + 1} lines")
     assert long == []
+
+
+def test_the_public_api_is_domain_free():
+    """What `from sent import ...` offers a script or plug-in comes from util and core alone."""
+    import sent
+
+    homes = {name: getattr(sent, name).__module__ for name in sent.__all__}
+    assert {"Plugin", "Repository", "train_sent", "train_zc", "verified_codes", "scores"} <= set(homes)
+    assert all(m.startswith(("sent.core.", "sent.util.")) for m in homes.values()), homes
