@@ -20,7 +20,7 @@ from sent.core.repository import Repository
 from sent.util.errors import SentError
 from sent.util.io import load_json, save_json
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the project checkout: lib/sent/evaluation/shipped.py
 SHIPPED = ROOT / "prebuilt" / "sent"
 MODELS = ROOT / "prebuilt" / "vae"
 PER_ATTRIBUTE = ("sent_{k}.model", "sent_ZC_{k}.model", "corr_index_{k}.txt", "uncorr_index_{k}.txt",
