@@ -44,5 +44,5 @@ def test_test_profile_runs_as_slurm_jobs(tmp_path, slurm_cluster):
     log = (state / "log" / "jobcomp.log").read_text()
     completed = set(re.findall(r"JobId=(\d+) .*?JobState=COMPLETED", log))
     assert job_ids <= completed
-    assert "Name=nf-TRAIN_SENT" in log
+    assert "Name=nf-SENT_TRAIN_SENT" in log  # the process inside workflow SENT
     check_outputs(outdir)

@@ -280,9 +280,9 @@ def test_logs_hold_only_checkpointed_epochs(tmp_path, dataset, monkeypatch):
     """Stopped after an epoch's training but before its checkpoint (here: in its control
     measurement), a run leaves no log row for that epoch, so a log row always means an epoch that
     a resumed run keeps."""
-    import sent.dmelodies.control
+    import sent.dmelodies.training
 
-    real, calls = sent.dmelodies.control.model_control, {"n": 0}
+    real, calls = sent.dmelodies.training.model_control, {"n": 0}
 
     def control(*args, **kwargs):
         calls["n"] += 1
@@ -290,7 +290,7 @@ def test_logs_hold_only_checkpointed_epochs(tmp_path, dataset, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sent.dmelodies.control, "model_control", control)
+    monkeypatch.setattr(sent.dmelodies.training, "model_control", control)
     out = tmp_path / "stopped.pt"
     with pytest.raises(KeyboardInterrupt):
         train(ModelSpec.parse(IDS["ar-VAE"]), TrainConfig(**TINY), out, dataset=dataset, progress=False)
