@@ -67,19 +67,53 @@ def _git(repo, *args):
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
-def test_checkpoints_are_stored_outside_the_branch_and_restored(tmp_path):
-    """runs/checkpoints keeps one parentless commit of the current checkpoints (it does not grow
-    with saves), a clone does not download it, and restore puts back only what a run lacks."""
+def _checkpoint_repo(tmp_path):
+    """A repository with runs/checkpoints and two run directories, and a runner of the tool in it."""
     repo = tmp_path / "repo"
     (repo / "runs" / "a").mkdir(parents=True)
     (repo / "runs" / "done").mkdir()
     shutil.copy(ROOT / "runs" / "checkpoints", repo / "runs" / "checkpoints")
+    shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
     _git(tmp_path, "init", "-q", "-b", "main", str(repo))
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "start")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "start")
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}
-    tool = lambda *args: subprocess.run([str(repo / "runs" / "checkpoints"), *args], capture_output=True,  # noqa: E731
-                                        text=True, env=env, check=True).stdout
+
+    def tool(*args, where=repo):
+        return subprocess.run([str(where / "runs" / "checkpoints"), *args], capture_output=True, text=True,
+                              env=env, check=True).stdout
+    return repo, tool
+
+
+def test_parked_checkpoints_travel_with_the_branch(tmp_path):
+    """park stages a copy of each unfinished run's checkpoint (the live one stays ignored), a clone
+    of the branch restores from it, and once the run has finished park takes the copy out again."""
+    repo, tool = _checkpoint_repo(tmp_path)
+    ckpt = repo / "runs" / "a" / "a.ckpt"
+    ckpt.write_bytes(b"epoch 3")
+    assert tool("park").strip() == "parked runs/a/a.parked.ckpt (staged: commit it)"
+    assert _git(repo, "diff", "--cached", "--name-only").split() == ["runs/a/a.parked.ckpt"]
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "park")
+    ckpt.write_bytes(b"epoch 4")
+    assert _git(repo, "status", "--porcelain").strip() == ""  # the live checkpoint is not tracked
+
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert tool("restore", where=clone).strip() == "restored runs/a/a.ckpt (parked)"
+    assert (clone / "runs" / "a" / "a.ckpt").read_bytes() == b"epoch 3"
+    assert tool("restore", where=clone).strip() == ""  # a run with a checkpoint is left alone
+
+    ckpt.unlink()
+    (repo / "runs" / "a" / "a.pt").write_bytes(b"model")
+    assert tool("park").strip() == "unparked runs/a/a.parked.ckpt (finished)"
+    assert _git(repo, "diff", "--cached", "--name-status").split() == ["D", "runs/a/a.parked.ckpt"]
+
+
+def test_checkpoints_are_stored_outside_the_branch_and_restored(tmp_path):
+    """runs/checkpoints keeps one parentless commit of the current checkpoints (it does not grow
+    with saves), a clone does not download it, and restore puts back only what a run lacks."""
+    repo, tool = _checkpoint_repo(tmp_path)
     ckpt, finished = repo / "runs" / "a" / "a.ckpt", repo / "runs" / "done" / "done.ckpt"
     ckpt.write_bytes(b"epoch 1")
     finished.write_bytes(b"epoch 9")
@@ -99,6 +133,5 @@ def test_checkpoints_are_stored_outside_the_branch_and_restored(tmp_path):
     _git(tmp_path, "clone", "-q", str(repo), str(clone))
     assert "refs/checkpoints" not in _git(clone, "for-each-ref")  # a clone does not download them
     (clone / "runs" / "a").mkdir(parents=True)
-    shutil.copy(ROOT / "runs" / "checkpoints", clone / "runs" / "checkpoints")
-    subprocess.run([str(clone / "runs" / "checkpoints"), "restore"], check=True, capture_output=True, env=env)
+    tool("restore", where=clone)
     assert (clone / "runs" / "a" / "a.ckpt").read_bytes() == b"epoch 2"  # restore fetched them from origin
