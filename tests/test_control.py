@@ -230,3 +230,8 @@ def test_disentanglement_is_measured_and_written_only_when_asked(tiny_model, tmp
     _, card = load_model(copy)
     assert card["disentanglement"] == printed  # same seed, same figures
     assert "## Disentanglement" in copy.with_name(copy.stem + ".md").read_text()
+    row = run_tool("train-vae", "table", copy, tiny_model).stdout.splitlines()
+    measured = f"| {printed['mig']:.3f} / {printed['modularity']:.3f} / {printed['sap']:.3f} / " \
+               f"{printed['explicitness']:.3f} | {printed['reconstruction_accuracy']:.4f} |"
+    assert [line.endswith(measured) for line in row[2:]] == [True, False]  # the unmeasured copy says so
+    assert row[3].endswith("| not measured | - |")

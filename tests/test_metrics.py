@@ -1,8 +1,9 @@
 """The strict per-edit measure of sent.core.scores: success (value reached, nothing else moved)."""
 
 import numpy as np
+import pytest
 
-from sent.core.scores import scores, success_fraction
+from sent.core.scores import pooled, scores, success_fraction, sums
 from sent.core.verify import Judge
 
 START = [3, 1, 0, 5]
@@ -38,3 +39,20 @@ def test_attributes_invalid_at_the_start_are_not_held_and_tolerances_apply():
     assert success_fraction(a1, a2, achieved, 2, within([0.1, 0, 0.5, 0])) == 0.5
     nan_start = np.array([[3, np.nan, 0, 5], START], dtype=float)
     assert success_fraction(nan_start, a2, np.array([[3, 7, 2, 5], [3, np.nan, 2, 5]]), 2, EXACT) == 0.5
+
+
+def test_sums_pool_to_the_scores_of_the_pairs_taken_together():
+    """R^2 and valid fraction from `sums` added over parts equal sklearn's on the concatenation."""
+    from sklearn.metrics import r2_score
+
+    rng = np.random.default_rng(3)
+    a2 = rng.integers(0, 12, (300, 3))
+    ap = np.where(rng.random((300, 3)) < 0.7, a2, rng.integers(0, 12, (300, 3)))
+    ap[rng.random(300) < 0.2, 1] = -1
+    valid = ap[:, 1] != -1
+    expected = r2_score(a2[valid, 1], ap[valid, 1])
+    parts = [sums(a2[s], ap[s], 1) for s in (slice(0, 40), slice(40, 300))]
+    assert pooled(parts)["r2"] == pytest.approx(expected, abs=1e-12)
+    assert pooled(parts)["valid"] == pytest.approx(valid.mean())
+    assert pooled([parts[0]])["r2"] == pytest.approx(r2_score(a2[:40][valid[:40], 1], ap[:40][valid[:40], 1]))
+    assert np.isnan(pooled([sums(a2[:3], np.full((3, 3), -1), 1)])["r2"])  # no valid pair

@@ -88,7 +88,8 @@ def _checkpoint_repo(tmp_path):
 
 def test_parked_checkpoints_travel_with_the_branch(tmp_path):
     """park stages a copy of each unfinished run's checkpoint (the live one stays ignored), a clone
-    of the branch restores from it, and once the run has finished park takes the copy out again."""
+    of the branch restores from it, refresh keeps the committed copy current without staging it, and
+    once the run has finished park takes the copy out again."""
     repo, tool = _checkpoint_repo(tmp_path)
     ckpt = repo / "runs" / "a" / "a.ckpt"
     ckpt.write_bytes(b"epoch 3")
@@ -97,6 +98,14 @@ def test_parked_checkpoints_travel_with_the_branch(tmp_path):
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "park")
     ckpt.write_bytes(b"epoch 4")
     assert _git(repo, "status", "--porcelain").strip() == ""  # the live checkpoint is not tracked
+    os.utime(ckpt, (ckpt.stat().st_mtime + 5,) * 2)  # newer than the parked copy, as a later epoch is
+    assert tool("refresh") == ""
+    parked = repo / "runs" / "a" / "a.parked.ckpt"
+    assert parked.read_bytes() == b"epoch 4"  # kept current as an unstaged change to a tracked file
+    assert _git(repo, "status", "--porcelain").strip() == "M runs/a/a.parked.ckpt"
+    _git(repo, "checkout", "--", "runs/a/a.parked.ckpt")
+    os.utime(parked, (ckpt.stat().st_mtime + 5,) * 2)
+    assert tool("refresh") == "" and parked.read_bytes() == b"epoch 3"  # an older checkpoint leaves it
 
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "-q", str(repo), str(clone))

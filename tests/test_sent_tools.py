@@ -712,3 +712,53 @@ def test_damaged_and_foreign_files_fail_in_one_line_leaving_no_output(arp_repo, 
     assert code == 2 and len(errors) == 1 and errors[0].startswith(f"{args[0]}: error: ") and message in errors[0], \
         stderr
     assert sorted(tmp_path.rglob("*")) == before  # nothing written, no staging or temporary file left
+
+
+def test_pool_adds_seeds_up_as_their_pairs_taken_together(repo_dir, tmp_path):
+    """`perform pool` of two seeds' separate tables gives the R^2 and valid fraction that `perform
+    tables` gives on both repositories at once (which concatenates their pairs), the single seeds'
+    figures beside them. Each seed's predictions hit the target, miss it or are undecodable in a
+    pattern of its own."""
+    import shutil
+
+    from sent.core.scores import pair_attributes
+    from sent.evaluation.predictions import write_predictions
+
+    _, targets = pair_attributes(Repository(repo_dir), RHYTHM)
+    seeds = []
+    for seed, (missed, undecodable) in enumerate(((slice(0, None, 3), slice(1, None, 7)),
+                                                  (slice(1, None, 4), slice(2, None, 5)))):
+        copy = _copy_repository(repo_dir, tmp_path / f"seed{seed}", ignore=shutil.ignore_patterns("predictions_*"))
+        config = json.loads((copy / "config.json").read_text())
+        config["model_id"] = re.sub(r"_r_\d+$", f"_r_{seed}", config["model_id"])
+        (copy / "config.json").write_text(json.dumps(config))
+        achieved = targets.copy()
+        achieved[missed, RHYTHM] = targets[::-1][missed, RHYTHM]
+        achieved[undecodable, RHYTHM] = -1
+        write_predictions(copy, RHYTHM, "sent", achieved.astype(np.int8))
+        seeds.append(copy)
+
+    for name, repos in (("a", seeds[:1]), ("b", seeds[1:]), ("both", seeds)):
+        run_tool("perform", "tables", *repos, "--out", tmp_path / name)
+    header = (tmp_path / "a" / "seeds.csv").read_text().splitlines()[0]
+    assert header == "setting,model,method,attribute,n,n_valid,target_sum,target_sq_sum,residual_sq_sum,r2,valid"
+    together = {r.split(",")[0]: [float(v) for v in r.split(",")[1:]]
+                for r in (tmp_path / "both" / "table-r2.csv").read_text().splitlines()}
+    valid = {r.split(",")[0]: [float(v) for v in r.split(",")[1:]]
+             for r in (tmp_path / "both" / "table-valid.csv").read_text().splitlines()}
+    singles = [float((tmp_path / n / "table-r2.csv").read_text().split(",")[1 + RHYTHM]) for n in ("a", "b")]
+    assert np.isfinite(singles).all() and abs(singles[0] - singles[1]) > 0.01
+
+    run_tool("perform", "pool", tmp_path / "a", tmp_path / "b", "--out", tmp_path / "pooled.csv")
+    rows = [dict(zip(header.split(","), line.split(",")))
+            for header, *lines in [(tmp_path / "pooled.csv").read_text().splitlines()] for line in lines]
+    sent = [r for r in rows if r["method"] == "sent"]
+    assert len(sent) == 1 and sent[0]["seeds"] == "2" and sent[0]["attribute"] == "rhythm_bar1"
+    setting = sent[0]["setting"]
+    assert np.isfinite(together[setting][RHYTHM])
+    assert float(sent[0]["r2"]) == pytest.approx(together[setting][RHYTHM], abs=1e-5)
+    assert float(sent[0]["valid"]) == pytest.approx(valid[setting][RHYTHM], abs=1e-5)
+    assert (float(sent[0]["r2_min"]), float(sent[0]["r2_max"])) == pytest.approx(sorted(singles), abs=1e-5)
+
+    proc = run_tool("perform", "pool", tmp_path / "a", tmp_path / "a", "--out", tmp_path / "twice.csv", check=False)
+    assert proc.returncode == 2 and "is given twice" in proc.stderr and not (tmp_path / "twice.csv").exists()

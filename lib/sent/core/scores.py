@@ -50,6 +50,30 @@ def scores(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, f_range, attribute: i
     return out
 
 
+SUMS = ("n", "n_valid", "target_sum", "target_sq_sum", "residual_sq_sum")
+
+
+def sums(a2: np.ndarray, ap: np.ndarray, attribute: int) -> dict:
+    """What R^2 and the valid fraction of one target attribute need, summed over the pairs (raw
+    attribute units; R^2 does not depend on them): added over several repositories (`pooled`), they
+    give the figures of their pairs taken together, as `scores` on the concatenated pairs does."""
+    valid = ~invalid(ap)[:, attribute]
+    target = np.asarray(a2, dtype=np.float64)[valid, attribute]
+    achieved = np.asarray(ap, dtype=np.float64)[valid, attribute]
+    return {"n": int(len(ap)), "n_valid": int(valid.sum()), "target_sum": float(target.sum()),
+            "target_sq_sum": float((target ** 2).sum()), "residual_sq_sum": float(((target - achieved) ** 2).sum())}
+
+
+def pooled(parts: list[dict]) -> dict:
+    """R^2 and valid fraction of several `sums` taken together (NaN R^2 below two valid pairs or
+    when every target is the same value)."""
+    total = {key: sum(p[key] for p in parts) for key in SUMS}
+    n, n_valid = total["n"], total["n_valid"]
+    spread = total["target_sq_sum"] - total["target_sum"] ** 2 / n_valid if n_valid else 0.0
+    r2 = 1.0 - total["residual_sq_sum"] / spread if n_valid >= 2 and spread > 0 else float("nan")
+    return {"r2": r2, "valid": n_valid / n if n else float("nan")}
+
+
 def success_fraction(a1: np.ndarray, a2: np.ndarray, ap: np.ndarray, attribute: int, judge: Judge) -> float:
     """Fraction of edits whose achieved attributes (ap) reach the target's value (a2) of
     `attribute` and change none of the start's (a1) other attributes, as the verified method

@@ -432,16 +432,21 @@ def _initial_stages(card: dict) -> list[dict]:
 
 def zoo_markdown(cards: list[dict], shipped: set[str]) -> str:
     """One row per model card: schedule, training cost (all stages), test accuracies, prior
-    validity, and whether the model is shipped in prebuilt/vae/."""
+    validity, the disentanglement figures when measured, and whether the model is shipped in
+    prebuilt/vae/."""
     lines = ["| model | shipped | steps (all stages) | batch, lr | training time | test token / melody accuracy "
-             "| valid prior samples |", "|---|---|---|---|---|---|---|"]
+             "| valid prior samples | MIG / Modularity / SAP / explicitness | reconstruction (posterior sample) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for card in sorted(cards, key=lambda c: c["id"]):
         sched, m, stages = card["schedule"], card["metrics"], _initial_stages(card)
         steps = sched["steps"] + sum(s["schedule"]["steps"] for s in stages)
         hours = (card["wall_time_s"] + sum(s["wall_time_s"] for s in stages)) / 3600
+        d = card.get("disentanglement")
+        measured = (f"{d['mig']:.3f} / {d['modularity']:.3f} / {d['sap']:.3f} / {d['explicitness']:.3f} | "
+                    f"{d['reconstruction_accuracy']:.4f}") if d else "not measured | -"
         lines.append(f"| {card['id']} | {'yes' if card['id'] in shipped else 'no'} | {steps:,} | "
                      f"{sched['batch_size']}, {sched['lr']:g} | {hours:.1f} h | {m['test_token_accuracy']:.4f} / "
-                     f"{m['test_melody_accuracy']:.4f} | {m['prior_valid_fraction']:.4f} |")
+                     f"{m['test_melody_accuracy']:.4f} | {m['prior_valid_fraction']:.4f} | {measured} |")
     return "\n".join(lines) + "\n"
 
 

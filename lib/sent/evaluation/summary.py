@@ -15,11 +15,13 @@ import math
 import shutil
 from pathlib import Path
 
+from sent.evaluation.tables import pool_seed_rows, write_rows_csv
 from sent.util.errors import SentError
 from sent.util.io import atomic_path
 
 RESULT_TABLES = ("table-r2.csv", "table-valid.csv", "baselines.csv", "comparison.csv")
 HEADERLESS = ("table-r2.csv", "table-valid.csv")  # the authors' layout: setting, then one value per attribute
+TEXT_COLUMNS = ("setting", "attribute", "first", "second", "model", "method", "models")
 WITHIN = 0.05  # "reaches the paper": R^2 at least the paper's minus this
 VERIFIED_GOOD = (0.98, 0.95)  # verified R^2 and valid fraction counted as a good cell (bold)
 
@@ -70,6 +72,37 @@ def merge_results(directories, out) -> list[str]:
     return list(owner)
 
 
+def pool_results(directories, out) -> list[dict]:
+    """Pool the seeds.csv of DIRECTORIES (`perform tables` outputs, one or more seeds of each
+    setting) into OUT (pooled.csv layout: per setting, method and attribute the seeds' pairs taken
+    together, with the single seeds' lowest and highest figures); the pooled rows."""
+    rows = [r for d in directories for r in _read_csv(Path(d) / "seeds.csv")]
+    if not rows:
+        raise SentError(f"{', '.join(map(str, directories))}: no seeds.csv rows to pool")
+    pooled = pool_seed_rows(rows)
+    write_rows_csv(out, pooled)
+    return pooled
+
+
+def _pooled_table(rows: list[dict], paper: dict) -> list[str]:
+    """SeNT per cell, the seeds taken together beside the paper (which pools 3 seeds)."""
+    sent = [r for r in rows if r["method"] == "sent"]
+    if not sent:
+        return []
+    out = ["", "## Seeds pooled", "",
+           "SeNT's R² and valid fraction over the test pairs of every seed of a setting taken together, as "
+           "the paper pools its 3 seeds (`perform pool`), with the lowest and highest single seed's R² "
+           "beside them.", "",
+           "| model | attribute | seeds | paper R² / valid | SeNT pooled R² / valid | single seeds' R² (min - max) |",
+           "|---|---|---|---|---|---|"]
+    for r in sent:
+        ref = paper.get((r["setting"], r["attribute"]))
+        out.append(f"| {label(r['setting'])} | {r['attribute']} | {int(r['seeds'])} | "
+                   f"{_pair(ref['r2_reference'], ref['valid_reference']) if ref else '-'} | "
+                   f"{_pair(r['r2'], r['valid'])} | {r['r2_min']:.3f} - {r['r2_max']:.3f} |")
+    return out
+
+
 def label(setting: str) -> str:
     """ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0 -> 'ar-VAE g=10.0'; beta-VAE_b_1.0_c_50.0 -> 'beta-VAE b=1.0'
     (the hyper-parameter the paper's table varies per model type)."""
@@ -86,7 +119,7 @@ def _read_csv(path: Path) -> list[dict]:
         rows = list(csv.DictReader(f))
     for r in rows:
         for k, v in r.items():
-            if k not in ("setting", "attribute", "first", "second"):
+            if k not in TEXT_COLUMNS:
                 try:
                     r[k] = float(v)
                 except (TypeError, ValueError):
@@ -108,6 +141,8 @@ def markdown(results_dir) -> str:
     if not rows:
         raise SentError(f"{d / 'baselines.csv'}: no rows")
     out = _cells_table(rows, paper) + [""] + _success_table(rows) + _two_at_once_table(sorted(d.glob("two_at_once-*.csv")))
+    if (d / "pooled.csv").is_file():
+        out += _pooled_table(_read_csv(d / "pooled.csv"), paper)
     return "\n".join(out) + "\n"
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from sent.core.baselines import BASELINES
 from sent.core.repository import Repository
-from sent.core.scores import scores
+from sent.core.scores import SUMS, pooled, scores, sums
 from sent.core.verify import DEFAULT_TOLERANCE, Judge
 from sent.evaluation.predictions import METHODS, has_predictions
 from sent.evaluation.results import load_results
@@ -49,6 +49,42 @@ def gather_tables(repo_dirs) -> dict:
                 target[k] = scores(a1, a2, ap, f_range, k,
                                    judge=Judge.for_plugin(repos[0].plugin, f_range, DEFAULT_TOLERANCE))
     return tables
+
+
+def seed_rows(repo_dirs) -> list[dict]:
+    """Per repository (one seed), method and evaluated attribute: the `sums` that pool seeds
+    exactly, and the seed's own R^2 and valid fraction from them."""
+    rows = []
+    for d in repo_dirs:
+        repo = Repository(d)
+        for method in (*METHODS, *BASELINES):
+            for k, name in enumerate(repo.config["fNames"]):
+                if not has_predictions(d, k, method):
+                    continue
+                (_, a2, ap), _ = load_results([repo], k, method=method)
+                part = sums(a2, ap, k)
+                rows.append({"setting": setting_of(d), "model": repo.model_id, "method": method,
+                             "attribute": name, **part, **pooled([part])})
+    return rows
+
+
+def pool_seed_rows(rows: list[dict]) -> list[dict]:
+    """Per setting, method and attribute: R^2 and valid fraction of the seeds' pairs taken together
+    (as the paper pools its 3 seeds), and the lowest and highest single seed's beside them."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["setting"], r["method"], r["attribute"]), []).append(r)
+    out = []
+    for (setting, method, attribute), parts in groups.items():
+        models = [p["model"] for p in parts]
+        if len(set(models)) != len(models):
+            raise SentError(f"setting {setting}: model {max(models, key=models.count)} is given twice")
+        together = pooled([{k: float(p[k]) for k in SUMS} for p in parts])
+        r2s, valids = [float(p["r2"]) for p in parts], [float(p["valid"]) for p in parts]
+        out.append({"setting": setting, "method": method, "attribute": attribute, "seeds": len(parts),
+                    "models": " ".join(sorted(models)), "r2": together["r2"], "r2_min": min(r2s), "r2_max": max(r2s),
+                    "valid": together["valid"], "valid_min": min(valids), "valid_max": max(valids)})
+    return out
 
 
 def baseline_rows(tables: dict) -> list[dict]:
@@ -138,10 +174,11 @@ def _reference_value(table: dict, setting: str, k: int) -> float:
     return float(row[k]) if row is not None and k < len(row) else float("nan")
 
 
-def write_rows_csv(path, rows: list[dict]) -> None:
+def write_rows_csv(path, rows: list[dict], precision: str = ".6g") -> None:
+    """Rows as CSV, floats to PRECISION (sums that must add up exactly: ".17g")."""
     if not rows:
         raise SentError(f"{path}: nothing to write (no evaluated attributes)")
     keys = list(rows[0])
-    fmt = lambda v: f"{v:.6g}" if isinstance(v, float) else str(v)  # noqa: E731
+    fmt = lambda v: format(v, precision) if isinstance(v, float) else str(v)  # noqa: E731
     with atomic_path(path, ".csv") as tmp:
         tmp.write_text(",".join(keys) + "\n" + "".join(",".join(fmt(r[k]) for k in keys) + "\n" for r in rows))

@@ -9,13 +9,14 @@ from sent.evaluation.predictions import export_csv, has_predictions, predictions
 from sent.evaluation.report import method_suffix, write_report
 from sent.evaluation.results import perform, write_perform_csv
 from sent.evaluation.shipped import ship
-from sent.evaluation.summary import merge_results, page
+from sent.evaluation.summary import merge_results, page, pool_results
 from sent.evaluation.summary import overview as summary_overview
 from sent.evaluation.tables import (
     baseline_rows,
     comparison_rows,
     gather_tables,
     read_reference,
+    seed_rows,
     write_rows_csv,
     write_table,
 )
@@ -26,7 +27,8 @@ from sent.util.io import load_json
 
 class Perform:
     """`perform run REPO [REPO ...]` scores one repository or several pooled (the seeds of one
-    setting); `perform tables REPO ...` gathers many into the paper's table layout; `perform
+    setting); `perform tables REPO ...` gathers many into the paper's table layout (and seeds.csv,
+    what `perform pool` adds up over seeds); `perform
     export REPO` writes the CSV layout of the predictions; `perform merge` and `perform markdown`
     combine and print the tables of separately trained models."""
 
@@ -133,6 +135,7 @@ class Perform:
         write_table(Path(out) / "table-r2.csv", tables, "r2")
         write_table(Path(out) / "table-valid.csv", tables, "valid")
         write_rows_csv(Path(out) / "baselines.csv", rows)
+        write_rows_csv(Path(out) / "seeds.csv", seed_rows(repositories), precision=".17g")
         methods = ["sent", *(k[:-3] for k in rows[0] if k.endswith("_r2") and k != "sent_r2")]
         heads = [f"{m[:15]}*" if m in CEILINGS else m[:16] for m in methods]
         print(f"{'setting':36s} {'attribute':12s} " + " ".join(f"{h:>16s}" for h in heads) +
@@ -155,6 +158,17 @@ class Perform:
         validate.output_dir(out, "out")
         settings = merge_results(results, out)
         print(f"{out}: {len(settings)} settings ({', '.join(settings)})")
+
+    def pool(self, *results, out: str):
+        """Pool the seeds of each setting from the `perform tables` outputs RESULTS (their
+        seeds.csv, e.g. runs/*/sent-repro/ of seeds 0, 1 and 2) into the CSV file OUT: per
+        setting, method and attribute, R^2 and valid fraction of all the seeds' test pairs taken
+        together (as the paper pools) and the lowest and highest single seed's."""
+        if not results:
+            raise SentError("give at least one results directory")
+        rows = pool_results(results, validate.output_file(out, "out"))
+        print(f"{out}: {len({r['setting'] for r in rows})} settings, "
+              f"{sum(r['method'] == 'sent' for r in rows)} SeNT cells pooled")
 
     def markdown(self, results: str, overview: bool = False):
         """Print docs/results.md from a results directory: the result tables (paper, SeNT,
