@@ -56,3 +56,6 @@ def test_sums_pool_to_the_scores_of_the_pairs_taken_together():
     assert pooled(parts)["valid"] == pytest.approx(valid.mean())
     assert pooled([parts[0]])["r2"] == pytest.approx(r2_score(a2[:40][valid[:40], 1], ap[:40][valid[:40], 1]))
     assert np.isnan(pooled([sums(a2[:3], np.full((3, 3), -1), 1)])["r2"])  # no valid pair
+    same = np.full((4, 3), 5)
+    for achieved in (same, same + np.eye(4, 3, dtype=int)):  # one target value: sklearn's convention
+        assert pooled([sums(same, achieved, 1)])["r2"] == r2_score(same[:, 1], achieved[:, 1])

@@ -65,12 +65,17 @@ def sums(a2: np.ndarray, ap: np.ndarray, attribute: int) -> dict:
 
 
 def pooled(parts: list[dict]) -> dict:
-    """R^2 and valid fraction of several `sums` taken together (NaN R^2 below two valid pairs or
-    when every target is the same value)."""
+    """R^2 and valid fraction of several `sums` taken together (NaN R^2 below two valid pairs, as
+    `scores`; when every target is the same value 1 for a perfect fit, else 0, as sklearn's)."""
     total = {key: sum(p[key] for p in parts) for key in SUMS}
     n, n_valid = total["n"], total["n_valid"]
     spread = total["target_sq_sum"] - total["target_sum"] ** 2 / n_valid if n_valid else 0.0
-    r2 = 1.0 - total["residual_sq_sum"] / spread if n_valid >= 2 and spread > 0 else float("nan")
+    if n_valid < 2:
+        r2 = float("nan")
+    elif spread > 0:
+        r2 = 1.0 - total["residual_sq_sum"] / spread
+    else:
+        r2 = 1.0 if total["residual_sq_sum"] == 0 else 0.0
     return {"r2": r2, "valid": n_valid / n if n else float("nan")}
 
 
