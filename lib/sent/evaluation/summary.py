@@ -90,9 +90,9 @@ def _pooled_table(rows: list[dict], paper: dict) -> list[str]:
     if not sent:
         return []
     out = ["", "## Seeds pooled", "",
-           "SeNT's R² and valid fraction over the test pairs of every seed of a setting taken together, as "
-           "the paper pools its 3 seeds (`perform pool`), with the lowest and highest single seed's R² "
-           "beside them.", "",
+           "SeNT's R² and valid fraction over the test pairs of every seed of a setting trained so far taken "
+           "together, as the paper pools its 3 seeds (`perform pool`), with the lowest and highest single "
+           "seed's R² beside them; the seeds column says how many are pooled.", "",
            "| model | attribute | seeds | paper R² / valid | SeNT pooled R² / valid | single seeds' R² (min - max) |",
            "|---|---|---|---|---|---|"]
     for r in sent:
@@ -228,7 +228,8 @@ attribute beside the fraction of valid edits.
 
 - **paper**: the authors' run1e, their 3 seeds pooled (their valid counts divided by 3). Ours are
   **seed 0 alone**, so a cell can differ by seed noise (on scale one seed moved R² by up to 1.05;
-  see [models.md](models.md), "The seed yardstick").
+  see [models.md](models.md), "The seed yardstick"); "Seeds pooled", where present, pools the
+  seeds trained so far.
 - **SeNT**: our traversal functions, trained with the `repro` profile (batch 512, cosine schedule,
   6,000 steps, learning rates 3e-3 and 1e-3, the network of lowest held-out training objective
   kept; see [reproduction.md](reproduction.md)). The shipped models' functions are in
