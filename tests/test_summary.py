@@ -87,10 +87,13 @@ def test_merge_refuses_what_would_mix_tables(two_models, tmp_path):
 
 def test_published_results_are_the_shipped_runs_tables(tmp_path):
     """docs/data/results/ is exactly `perform merge` of the shipped models' tables (docs/data/results/SOURCES:
-    their runs/*/sent-repro/ directories), so no published figure is edited by hand."""
+    their runs/*/sent-repro/ directories) and `perform pool` of the seeds listed in POOLED, so no
+    published figure is edited by hand."""
     published = ROOT / "docs" / "data" / "results"
     sources = (published / "SOURCES").read_text().split()
     run_tool("perform", "merge", *(ROOT / s for s in sources), "--out", tmp_path)
+    seeds = (published / "POOLED").read_text().split()
+    run_tool("perform", "pool", *(ROOT / s for s in seeds), "--out", tmp_path / "pooled.csv")
     names = sorted(p.name for p in published.glob("*.csv"))
     assert names == sorted(p.name for p in tmp_path.glob("*.csv"))
     for name in names:
