@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 NXF_VERSION := $(shell sed -n 's:.*<nextflow.version>\(.*\)</nextflow.version>.*:\1:p' tools/nextflow/pom.xml)
 NXF_LIBDIR ?= $(HOME)/.cache/sent/nextflow-$(NXF_VERSION)
 PYTEST_ARGS ?=
+# one pytest worker per core (pytest-xdist); a module's tests stay in one worker with its fixtures
+TEST_WORKERS ?= auto
 
 .PHONY: setup demo test bench clean clean-work
 setup: $(VENV)/.python-installed $(VENV)/bin/nextflow
@@ -23,7 +25,7 @@ demo: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bin/demo
 
 test: setup
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pytest $(PYTEST_ARGS)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
 	for b in bench/bench_*.py; do PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) $$b || exit 1; done

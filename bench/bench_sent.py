@@ -2,7 +2,7 @@
 (surrogate only), and the share of the true-loss step spent in attribute extraction.
 
 The decoder's cost does not depend on its weights, so a freshly initialised VAE is used unless
---model is given. usage: python bench/bench_sent.py [--model prebuilt/vae/<id>.pt] [--threads 1]
+--model is given. usage: python bench/bench_sent.py [--model prebuilt/vae/<id>.pt] [--threads 1] [--rows 60000]
 """
 
 import argparse
@@ -23,12 +23,13 @@ def main():
     parser.add_argument("--model")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pairs", type=int, default=6400, help="training pairs (100 batches of 64)")
+    parser.add_argument("--rows", type=int, default=60_000, help="test melodies the pairs are found among")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     attribute = 3
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        model = small_repository(tmp, args.model, attribute, 60_000)
+        model = small_repository(tmp, args.model, attribute, args.rows)
         repo = Repository(tmp / "repo")
         vae, _ = load_model(model)
         Perception(repo, vae, attribute).attributes(torch.zeros(4, 32))  # compile the extractor

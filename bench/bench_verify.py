@@ -6,7 +6,7 @@ The cost hardly depends on the weights, so a freshly initialised VAE and a one-e
 function (and its one surrogate) are used unless --model is given; with --shipped, a shipped
 model's functions and all nine surrogates (prebuilt/sent/<id>/), as `traverse ID --verify` uses
 them; how many edits need the surrogate search then depends on the attribute.
-usage: python bench/bench_verify.py [--model prebuilt/vae/<id>.pt | --shipped <id>] [--attribute 3] [--edits 40]
+usage: python bench/bench_verify.py [--model prebuilt/vae/<id>.pt | --shipped <id>] [--attribute 3] [--edits 40] [--rows 30000]
 """
 
 import argparse
@@ -66,6 +66,7 @@ def main():
     parser.add_argument("--shipped", help="a shipped model id (prebuilt/sent/<id>/ and prebuilt/vae/<id>.pt)")
     parser.add_argument("--attribute", type=int, default=3)
     parser.add_argument("--edits", type=int, default=40)
+    parser.add_argument("--rows", type=int, default=30_000, help="test melodies of the surrogate's pairs")
     args = parser.parse_args()
     torch.set_num_threads(1)
     attribute = args.attribute
@@ -75,7 +76,7 @@ def main():
             repo = Repository(ROOT / "prebuilt" / "sent" / args.shipped)
             vae, _ = load_model(ROOT / "prebuilt" / "vae" / f"{args.shipped}.pt")
         else:
-            model = small_repository(tmp, args.model, attribute, 30_000)
+            model = small_repository(tmp, args.model, attribute, args.rows)
             tool("train-sent", tmp / "repo", model, "--attribute", attribute, "--epochs", 1, "--max-pairs", 640)
             repo = Repository(tmp / "repo")
             vae, _ = load_model(model)

@@ -1,6 +1,7 @@
 """Helpers shared by the tests."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,11 +36,23 @@ def read_trace(path):
     return [dict(zip(header, line.split("\t"))) for line in lines[1:] if line.strip()]
 
 
-def prepare_repository(directory, model, rows):
-    """extract (first `rows` test melodies) -> findpairs -> init-repo into directory/repo."""
+# the test melodies (a prefix of the test split) of the tiny model's latents that the tests share
+TINY_ROWS = 30_000
+
+
+def extract_and_pair(directory, model, rows):
+    """extract (first `rows` test melodies) -> findpairs: directory/latents.npz and directory/pairs/."""
     d = Path(directory)
     run_tool("extract", model, "--out", d / "latents.npz", "--limit", rows, "--quiet")
     run_tool("findpairs", d / "latents.npz", "--out", d / "pairs")
+
+
+def prepare_repository(directory, latents_dir):
+    """A copy of latents_dir's latents.npz and pairs/ (extract_and_pair's) in directory, and
+    init-repo of them into directory/repo; returns the repository's path."""
+    d, source = Path(directory), Path(latents_dir)
+    shutil.copy(source / "latents.npz", d / "latents.npz")
+    shutil.copytree(source / "pairs", d / "pairs")
     run_tool("init-repo", d / "repo", d / "latents.npz", d / "pairs" / "pairs.npz")
     return d / "repo"
 

@@ -20,8 +20,8 @@ def run_bench(name, *args):
 @pytest.mark.parametrize("name, args, expected", [
     ("bench_attributes.py", ("--reference-rows", 100), "ratio vs music21 stream reference"),
     ("bench_vae.py", ("--threads", 1, "--batch", 8, "--repeats", 1), "inference decode batch"),
-    ("bench_sent.py", ("--pairs", 128), "simulated loss:"),
-    ("bench_verify.py", ("--edits", 2), "the same one at a time"),
+    ("bench_sent.py", ("--pairs", 128, "--rows", 10_000), "simulated loss:"),
+    ("bench_verify.py", ("--edits", 2, "--rows", 10_000), "the same one at a time"),
 ])
 def test_benchmark_runs_and_reports_its_ratio(name, args, expected):
     out = run_bench(name, *args)

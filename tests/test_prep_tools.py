@@ -4,20 +4,20 @@ import json
 
 import numpy as np
 import pytest
-from helpers import prepare_repository, run_tool
+from helpers import TINY_ROWS, prepare_repository, run_tool
 
 from sent.core.pairs import brute_force_pairs, normalise
 from sent.core.repository import Repository, fingerprint
 from sent.dmelodies import data
 from sent.util.io import load_npz, save_npz
 
-ROWS = 20_000
+ROWS = TINY_ROWS
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory, tiny_model):
+def prepared(tmp_path_factory, tiny_latents):
     d = tmp_path_factory.mktemp("prep")
-    prepare_repository(d, tiny_model, ROWS)
+    prepare_repository(d, tiny_latents)
     return d
 
 

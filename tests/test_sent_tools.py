@@ -20,15 +20,13 @@ from sent.core.traversal import SentOptions, train_sent
 from sent.dmelodies.vae import load_model
 from sent.util.io import load_npz, load_torch, save_npz
 
-ROWS = 30_000
 RHYTHM = 3
 ROOT_REFERENCE = ROOT / "prebuilt" / "reference"
 
 
 @pytest.fixture(scope="module")
-def repo_dir(tmp_path_factory, tiny_model):
-    d = tmp_path_factory.mktemp("sent")
-    return prepare_repository(d, tiny_model, ROWS)
+def repo_dir(tmp_path_factory, tiny_latents):
+    return prepare_repository(tmp_path_factory.mktemp("sent"), tiny_latents)
 
 
 def test_architectures():

@@ -207,8 +207,8 @@ def test_surrogates_of_one_shape_are_evaluated_as_one_stack():
 
 
 @pytest.fixture(scope="module")
-def trained_repo(tmp_path_factory, tiny_model):
-    d = prepare_repository(tmp_path_factory.mktemp("verify"), tiny_model, 30_000)
+def trained_repo(tmp_path_factory, tiny_model, tiny_latents):
+    d = prepare_repository(tmp_path_factory.mktemp("verify"), tiny_latents)
     run_tool("mi", d, "--attribute", RHYTHM)
     run_tool("train-zc", d, "--attribute", RHYTHM, "--epochs", 1)
     run_tool("train-sent", d, tiny_model, "--attribute", RHYTHM, "--epochs", 1, "--max-pairs", 1000)
