@@ -23,10 +23,10 @@ def _test_profile_env() -> dict:
 os.environ.update(_test_profile_env())
 
 # `make test` runs the tests in one pytest-xdist worker per core. A worker then keeps to one
-# thread, it and the tools it starts: OpenMP threads that spin while waiting for a busy core
-# slowed the tests several-fold on an oversubscribed machine.
+# thread, it and the tools it starts (torch, MKL and numba's OpenMP layer): OpenMP threads that
+# spin while waiting for a busy core slowed the tests several-fold on an oversubscribed machine.
 if "PYTEST_XDIST_WORKER" in os.environ:
-    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
 
 
 def _shared_path(tmp_path_factory, name: str) -> Path:

@@ -20,7 +20,7 @@ RHYTHM = 3
 def quality_dir(tmp_path_factory):
     assert MODEL.exists(), f"{MODEL} is part of the repository"
     d = tmp_path_factory.mktemp("quality")
-    run_tool("extract", MODEL, "--out", d / "latents.npz", "--limit", 60_000, "--quiet")
+    run_tool("extract", MODEL, "--out", d / "latents.npz", "--limit", 30_000, "--quiet")
     run_tool("findpairs", d / "latents.npz", "--out", d / "pairs", "--attribute", "3,4")
     run_tool("init-repo", d / "repo", d / "latents.npz", d / "pairs" / "pairs.npz")
     for k in (3, 4):

@@ -183,10 +183,14 @@ def train(spec: ModelSpec, config: TrainConfig, out: str | Path, dataset: dict |
 
     Returns the model card.
     """
-    run = _Training(spec, config, Path(out), dataset or data.generate(), progress)
-    for epoch in range(run.state["epoch"], config.epochs):
-        run.end_epoch(epoch, *run.train_epoch(epoch))
-    card = run.card()
+    caller_threads = torch.get_num_threads()
+    try:
+        run = _Training(spec, config, Path(out), dataset or data.generate(), progress)
+        for epoch in range(run.state["epoch"], config.epochs):
+            run.end_epoch(epoch, *run.train_epoch(epoch))
+        card = run.card()
+    finally:  # config.threads is this run's: the caller's later torch work keeps its own count
+        torch.set_num_threads(caller_threads)
     save_model(run.model.cpu(), run.out, card)
     run.ckpt_path.unlink(missing_ok=True)
     return card
