@@ -29,6 +29,8 @@ workflow {
         return
     }
     def attributes = params.attributes.toString().tokenize(',').collect { it.trim() as int }
+    if (params.two_at_once && !params.plugin && attributes.size() < 2)
+        log.warn "--two_at_once edits two attributes at once: skipped with the one attribute of --attributes ${params.attributes}"
     if (params.plugin) {
         if (params.train_vae)
             error "--train_vae trains zoo models of the built-in plug-in; give a plug-in's model files with --models"

@@ -17,7 +17,8 @@ process PERFORM {
     script:
     def repo = "models/${model_id}"
     def extended = params.variant.contains('e') ? '--extended' : '--noextended'
-    def two_at_once = params.two_at_once && !params.plugin ?
+    // one attribute has no second to edit with it (main.nf warns)
+    def two_at_once = params.two_at_once && !params.plugin && params.attributes.toString().tokenize(',').size() >= 2 ?
         "evaluate ${repo} ${model} --two_at_once ${params.two_at_once} --skip_single --threads ${task.cpus}" : ''
     """
     mkdir -p ${repo} pairs/${model_id}

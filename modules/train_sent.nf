@@ -18,7 +18,7 @@ process TRAIN_SENT {
     """
     mkdir repo && cp -L ${config} repo/config.json && cp -L ${corr} ${uncorr} ${zc} repo/
     train-sent repo ${model} --attribute ${attribute} --variant '${params.variant}' --epochs ${params.sent_epochs} \\
-        --batch-size ${params.sent_batch_size ?: params.batch_size} --lr ${params.sent_lr} --lambdas ${params.lambdas} \\
+        --batch-size ${params.sent_batch_size ?: params.batch_size} --lr ${params.sent_lr} --seed ${params.sent_seed} --lambdas ${params.lambdas} \\
         --schedule ${params.sent_schedule} --select ${params.sent_select} ${optional} --threads ${task.cpus}
     """
 }

@@ -149,6 +149,21 @@ def test_test_profile_end_to_end_then_resume_after_kill(tmp_path):
     check_relocated_results(outdir, tmp_path)
 
 
+def test_one_attribute_runs_without_the_two_at_once_edits(tmp_path):
+    """A profile with --two_at_once run on one attribute (e.g. -profile repro --attributes 2) warns
+    and skips the two-at-once edits instead of failing at the model's report."""
+    outdir = tmp_path / "results"
+    proc = subprocess.run(nextflow_command("run", ROOT / "main.nf", "-profile", "test", "--attributes", "3",
+                                           "--outdir", outdir, "-work-dir", tmp_path / "work"),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "--two_at_once edits two attributes at once: skipped" in proc.stdout + proc.stderr
+    repo = outdir / "models" / "s2-VAE_b_0.2_c_50.0_g_10.0_r_0"
+    rows = list(csv.reader((repo / "perform.csv").open()))
+    assert rows[0] == ["measure", "rhythm_bar1"]
+    assert (repo / "sent_3.model").is_file() and not (repo / "two_at_once.csv").exists()
+
+
 def check_relocated_results(outdir, tmp_path, model_id="s2-VAE_b_0.2_c_50.0_g_10.0_r_0"):
     import shutil
 

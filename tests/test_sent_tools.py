@@ -151,6 +151,32 @@ def test_several_learning_rates_keep_the_lowest_validation_loss(repo_dir, tiny_m
         assert np.array_equal(curve[column], alone_curve[column], equal_nan=True)
 
 
+def test_several_seeds_keep_the_lowest_validation_loss(repo_dir, tiny_model):
+    """--seed a,b trains one function per initial network (and rate) and keeps the one of lowest
+    held-out loss: exactly the network that seed alone gives."""
+    common = ("--attribute", RHYTHM, "--max-pairs", 500, "--steps", 20, "--validation", 300, "--score-every", 10,
+              "--select", "validation-loss", "--simulate", "--lr", 0.01)
+    run_tool("train-sent", repo_dir, tiny_model, "--seed", "0,1", *common)
+    net, meta = load_sent(Repository(repo_dir), RHYTHM)
+    losses = {(c["seed"], c["lr"]): c["loss"] for c in meta["candidates"]}
+    assert set(losses) == {(0, 0.01), (1, 0.01)} and losses[0, 0.01] != losses[1, 0.01]
+    kept = meta["options"]["seed"]
+    assert meta["loss"] == losses[kept, 0.01] == min(losses.values())
+    assert not list(repo_dir.glob(f"*_{RHYTHM}.*partial"))
+    run_tool("train-sent", repo_dir, tiny_model, "--seed", kept, *common)
+    alone, alone_meta = load_sent(Repository(repo_dir), RHYTHM)
+    assert "candidates" not in alone_meta and alone_meta["loss"] == meta["loss"]
+    assert all(torch.equal(net.state_dict()[k], alone.state_dict()[k]) for k in net.state_dict())
+
+
+def test_several_seeds_need_a_validation_selection(repo_dir, tiny_model):
+    before = (repo_dir / f"sent_{RHYTHM}.model").read_bytes()
+    failed = run_tool("train-sent", repo_dir, tiny_model, "--attribute", RHYTHM, "--seed", "0,1", "--epochs", 1,
+                      check=False)
+    assert failed.returncode != 0 and "--seed 0,1: several seeds need --select validation" in failed.stderr
+    assert (repo_dir / f"sent_{RHYTHM}.model").read_bytes() == before
+
+
 def test_nan_loss_stops_and_keeps_best_model(repo_dir, tiny_model, monkeypatch):
     from sent.core import traversal
     from sent.util.errors import SentError

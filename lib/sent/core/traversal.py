@@ -248,7 +248,7 @@ class Validation:
 
 
 def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, progress: bool = False,
-               lrs: tuple[float, ...] = ()) -> dict:
+               lrs: tuple[float, ...] = (), seeds: tuple[int, ...] = ()) -> dict:
     """Train SentNet for one attribute; writes sent_<f>.model and train_<f>.csv (per epoch), and
     with held-out pairs curve_<f>.csv (step, training seconds, validation r2, valid, lossC, lossR,
     lossI, loss).
@@ -263,10 +263,16 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
     With several learning rates `lrs` (instead of options.lr), one function is trained per rate,
     from the same initial network on the same batches, and the one of lowest selected validation
     score is kept (a validation selection only): a rate that suits most attributes can leave one
-    stuck on a plateau (docs/data/sent-lr-check). The files are the kept run's; the model's metadata
-    lists every candidate's rate and that score.
+    stuck on a plateau (docs/data/sent-lr-check). Several `seeds` (instead of options.seed) do the
+    same over initial networks, one function per seed and rate: an initial network can lead to a
+    plateau that another escapes (docs/results.md). The files are the kept run's; the model's
+    metadata lists every candidate's seed, rate and that score.
     """
     rates = _learning_rates(options, lrs)
+    starts = [(seed, lr) for seed in (tuple(seeds) or (options.seed,)) for lr in rates]
+    if len(starts) > len(rates) and options.select == "loss":
+        raise SentError(f"{len(starts) // len(rates)} seeds need select='validation' or 'validation-loss' to "
+                        f"choose between them (the training loss would favour an overfitted network)")
     problem = SentProblem(repo, attribute, vae, options)
     # The best network so far and the logs live under .partial names until the last step of the
     # last candidate: an interrupted run never leaves a sent_<k>.model (or a log) that evaluate
@@ -274,10 +280,10 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
     final = {name: repo.path(f"{name}_{attribute}{ext}") for name, ext in
              (("sent", ".model"), ("train", ".csv"), ("curve", ".csv"))}
     runs = []
-    for i, lr in enumerate(rates):
-        suffix = ".partial" if len(rates) == 1 else f".lr{i}.partial"
+    for i, (seed, lr) in enumerate(starts):
+        suffix = ".partial" if len(starts) == 1 else f".{i}.partial"
         partial = {name: Path(f"{path}{suffix}") for name, path in final.items()}
-        runs.append((SentRun(problem, lr, partial, progress, several=len(rates) > 1).train(), partial))
+        runs.append((SentRun(problem, lr, seed, partial, progress, several=len(starts) > 1).train(), partial))
     summary, candidates = _keep_best(runs, final)
     perception = problem.perception
     return {**summary, "candidates": candidates, "seconds": sum(run["seconds"] for run, _ in runs),
@@ -340,17 +346,19 @@ class SentProblem:
 
 
 class SentRun:
-    """One training run at one learning rate, its files at the `partial` paths."""
+    """One training run from one seed's initial network at one learning rate, its files at the
+    `partial` paths."""
 
-    def __init__(self, problem: SentProblem, lr: float, partial: dict, progress: bool, several: bool):
+    def __init__(self, problem: SentProblem, lr: float, seed: int, partial: dict, progress: bool, several: bool):
         self.p, self.lr, self.partial, self.progress, self.several = problem, lr, partial, progress, several
+        self.label = f"lr {lr:g} seed {seed}"
         options, repo, k = problem.options, problem.repo, problem.k
-        torch.manual_seed(options.seed)
+        torch.manual_seed(seed)
         self.net = SentNet(repo.latent_dim, problem.e1.shape[1], options.iscale, options.pre_stages,
                            options.with_target)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.meta = {"attribute": k, "name": repo.names[k], "net": self.net.options,
-                     "options": dataclasses.asdict(dataclasses.replace(options, lr=lr)),
+                     "options": dataclasses.asdict(dataclasses.replace(options, lr=lr, seed=seed)),
                      "relevant": problem.corr.tolist(), "model_id": repo.model_id}
         self.rows, self.curve, self.best, self.step, self.seconds = [], [], math.inf, 0, 0.0
 
@@ -400,7 +408,7 @@ class SentRun:
         if not np.isfinite(means).all():
             kept = (f"best model so far (loss {self.best:.4g}) in {self.partial['sent']}" if math.isfinite(self.best)
                     else "no model saved")
-            rate = f" (lr {self.lr:g})" if self.several else ""
+            rate = f" ({self.label})" if self.several else ""
             raise SentError(f"{name}{rate}: loss became NaN/inf at epoch {epoch}; {kept}")
         if options.select == "loss" and means[0] < self.best:
             self.best = float(means[0])
@@ -411,7 +419,7 @@ class SentRun:
                                          (self.step >= p.total_steps and self.curve[-1][0] != self.step)):
             self.score_validation(epoch)
         if self.progress:
-            print(f"sent {name} lr {self.lr:g} epoch {epoch}: loss {means[0]:.4f} R {means[1]:.4f} "
+            print(f"sent {name} {self.label} epoch {epoch}: loss {means[0]:.4f} R {means[1]:.4f} "
                   f"I {means[2]:.4f} C {means[3]:.4f}", flush=True)
 
     def score_validation(self, epoch: int) -> None:
@@ -423,7 +431,7 @@ class SentRun:
             self.best = v[measure]
             self.save(epoch, validation=v)
         if self.progress:
-            print(f"sent {self.p.repo.names[self.p.k]} lr {self.lr:g} step {self.step}: validation r2 "
+            print(f"sent {self.p.repo.names[self.p.k]} {self.label} step {self.step}: validation r2 "
                   f"{v['r2']:.4f} valid {v['valid']:.3f} lossC {v['lossC']:.4f}", flush=True)
 
     def save(self, epoch: int, **extra) -> None:
@@ -433,9 +441,10 @@ class SentRun:
 
 def _keep_best(runs: list[tuple[dict, dict]], final: dict) -> tuple[dict, list[dict]]:
     """Move the files of the run of lowest selected score into place and drop the others';
-    (that run's summary, every candidate's rate and score)."""
+    (that run's summary, every candidate's seed, rate and score)."""
     summary, partial = min(runs, key=lambda run: run[0]["best_loss"])  # the first of equals
-    candidates = [{"lr": run["options"]["lr"], "loss": run["best_loss"]} for run, _ in runs]
+    candidates = [{"seed": run["options"]["seed"], "lr": run["options"]["lr"], "loss": run["best_loss"]}
+                  for run, _ in runs]
     if len(runs) > 1:  # the kept network records what it was chosen from
         meta, state = load_torch(partial["sent"], SENT_FORMAT)
         save_torch(partial["sent"], SENT_FORMAT, {**meta, "candidates": candidates}, state)

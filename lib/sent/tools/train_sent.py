@@ -29,6 +29,9 @@ def run(repository: str, model: str, attribute=None, variant: str = "", epochs: 
         lr: Adam's learning rate, or several (e.g. 3e-3,1e-3): one function is trained per rate and
             the one of lowest selected validation score kept (needs --select validation or
             validation-loss).
+        seed: the initial network's seed, or several (e.g. 0,1,2): one function per seed and rate,
+            the one of lowest selected validation score kept (needs --select validation or
+            validation-loss), for an attribute whose function can stall on a plateau.
         lambdas: l1,l2,l3.
         simulate: lossC from the surrogate only, no decoding (variant "s").
         iscale: internal width multiplier (variant "i" = 2).
@@ -47,9 +50,12 @@ def run(repository: str, model: str, attribute=None, variant: str = "", epochs: 
     lrs = validate.positive_reals("lr", lr)
     if not lrs:
         raise SentError("--lr needs at least one learning rate")
+    seeds = tuple(validate.seed("seed", s) for s in validate.items(seed))
+    if not seeds:
+        raise SentError("--seed needs at least one seed")
     common = dict(epochs=validate.size("epochs", epochs), batch_size=validate.size("batch_size", batch_size),
                   lr=lrs[0], lambdas=_lambdas(lambdas), max_pairs=validate.size("max_pairs", max_pairs, optional=True),
-                  seed=validate.seed("seed", seed), **_levers(steps, schedule, validation, score_every, select, lrs))
+                  seed=seeds[0], **_levers(steps, schedule, validation, score_every, select, lrs, seeds))
     if variant:
         options = SentOptions.from_letters(str(variant), **common)
     else:
@@ -58,10 +64,15 @@ def run(repository: str, model: str, attribute=None, variant: str = "", epochs: 
     repo = Repository(repository)
     vae, card = repo.load_model(model)
     for k in repo.attributes_to_run(attribute):
-        summary = train_sent(repo, k, vae, options, progress=verbose, lrs=lrs)
+        summary = train_sent(repo, k, vae, options, progress=verbose, lrs=lrs, seeds=seeds)
         share = summary["extract_seconds"] / summary["seconds"] if summary["seconds"] else 0.0
-        chosen = (f" at lr {summary['options']['lr']:g} (of " + ", ".join(
-            f"{c['lr']:g}: {c['loss']:.4f}" for c in summary["candidates"]) + ")" if len(lrs) > 1 else "")
+        chosen = ""
+        if len(lrs) > 1 and len(seeds) == 1:
+            chosen = (f" at lr {summary['options']['lr']:g} (of " + ", ".join(
+                f"{c['lr']:g}: {c['loss']:.4f}" for c in summary["candidates"]) + ")")
+        elif len(seeds) > 1:
+            chosen = (f" at lr {summary['options']['lr']:g} seed {summary['options']['seed']} (of " + ", ".join(
+                f"{c['lr']:g}/{c['seed']}: {c['loss']:.4f}" for c in summary["candidates"]) + ")")
         print(f"{repo.names[k]}: best loss {summary['best_loss']:.4f}{chosen} after {summary['steps']} steps in "
               f"{summary['seconds']:.1f} s (attribute extraction {100 * share:.1f}% of it)")
 
@@ -73,7 +84,7 @@ def _lambdas(lambdas) -> tuple[float, float, float]:
     return tuple(float(validate.real("lambdas", v, minimum=0)) for v in values)
 
 
-def _levers(steps, schedule, validation, score_every, select, lrs) -> dict:
+def _levers(steps, schedule, validation, score_every, select, lrs, seeds) -> dict:
     """The run-length, schedule and selection options, checked together."""
     levers = dict(steps=validate.size("steps", steps, optional=True),
                   schedule=validate.choice("schedule", schedule, SCHEDULES),
@@ -84,6 +95,9 @@ def _levers(steps, schedule, validation, score_every, select, lrs) -> dict:
         raise SentError(f"--select {levers['select']} needs held-out pairs: give --validation N")
     if len(lrs) > 1 and levers["select"] == "loss":
         raise SentError(f"--lr {','.join(f'{v:g}' for v in lrs)}: several learning rates need --select validation or "
+                        f"validation-loss (and --validation N) to choose between them")
+    if len(seeds) > 1 and levers["select"] == "loss":
+        raise SentError(f"--seed {','.join(map(str, seeds))}: several seeds need --select validation or "
                         f"validation-loss (and --validation N) to choose between them")
     return levers
 
