@@ -50,9 +50,7 @@ def run(repository: str, model: str, attribute=None, variant: str = "", epochs: 
     lrs = validate.positive_reals("lr", lr)
     if not lrs:
         raise SentError("--lr needs at least one learning rate")
-    seeds = tuple(validate.seed("seed", s) for s in validate.items(seed))
-    if not seeds:
-        raise SentError("--seed needs at least one seed")
+    seeds = _seeds(seed)
     common = dict(epochs=validate.size("epochs", epochs), batch_size=validate.size("batch_size", batch_size),
                   lr=lrs[0], lambdas=_lambdas(lambdas), max_pairs=validate.size("max_pairs", max_pairs, optional=True),
                   seed=seeds[0], **_levers(steps, schedule, validation, score_every, select, lrs, seeds))
@@ -66,15 +64,27 @@ def run(repository: str, model: str, attribute=None, variant: str = "", epochs: 
     for k in repo.attributes_to_run(attribute):
         summary = train_sent(repo, k, vae, options, progress=verbose, lrs=lrs, seeds=seeds)
         share = summary["extract_seconds"] / summary["seconds"] if summary["seconds"] else 0.0
-        chosen = ""
-        if len(lrs) > 1 and len(seeds) == 1:
-            chosen = (f" at lr {summary['options']['lr']:g} (of " + ", ".join(
-                f"{c['lr']:g}: {c['loss']:.4f}" for c in summary["candidates"]) + ")")
-        elif len(seeds) > 1:
-            chosen = (f" at lr {summary['options']['lr']:g} seed {summary['options']['seed']} (of " + ", ".join(
-                f"{c['lr']:g}/{c['seed']}: {c['loss']:.4f}" for c in summary["candidates"]) + ")")
-        print(f"{repo.names[k]}: best loss {summary['best_loss']:.4f}{chosen} after {summary['steps']} steps in "
+        print(f"{repo.names[k]}: best loss {summary['best_loss']:.4f}{_chosen(summary, lrs, seeds)} after {summary['steps']} steps in "
               f"{summary['seconds']:.1f} s (attribute extraction {100 * share:.1f}% of it)")
+
+
+def _chosen(summary: dict, lrs: tuple, seeds: tuple) -> str:
+    """Which candidate was kept, and every candidate's score, when there were several."""
+    kept = summary["options"]
+    if len(seeds) > 1:
+        return (f" at lr {kept['lr']:g} seed {kept['seed']} (of " + ", ".join(
+            f"{c['lr']:g}/{c['seed']}: {c['loss']:.4f}" for c in summary["candidates"]) + ")")
+    if len(lrs) > 1:
+        return f" at lr {kept['lr']:g} (of " + ", ".join(
+            f"{c['lr']:g}: {c['loss']:.4f}" for c in summary["candidates"]) + ")"
+    return ""
+
+
+def _seeds(seed) -> tuple[int, ...]:
+    seeds = tuple(validate.seed("seed", s) for s in validate.items(seed))
+    if not seeds:
+        raise SentError("--seed needs at least one seed")
+    return seeds
 
 
 def _lambdas(lambdas) -> tuple[float, float, float]:
