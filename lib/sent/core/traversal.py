@@ -265,7 +265,7 @@ def train_sent(repo: Repository, attribute: int, vae, options: SentOptions, prog
     score is kept (a validation selection only): a rate that suits most attributes can leave one
     stuck on a plateau (docs/data/sent-lr-check). Several `seeds` (instead of options.seed) do the
     same over initial networks, one function per seed and rate: an initial network can lead to a
-    plateau that another escapes (docs/results.md). The files are the kept run's; the model's
+    plateau that another escapes (docs/models.md). The files are the kept run's; the model's
     metadata lists every candidate's seed, rate and that score.
     """
     rates = _learning_rates(options, lrs)

@@ -64,8 +64,8 @@ def run(repository: str, model: str, attribute=None, variant: str = "", epochs: 
     for k in repo.attributes_to_run(attribute):
         summary = train_sent(repo, k, vae, options, progress=verbose, lrs=lrs, seeds=seeds)
         share = summary["extract_seconds"] / summary["seconds"] if summary["seconds"] else 0.0
-        print(f"{repo.names[k]}: best loss {summary['best_loss']:.4f}{_chosen(summary, lrs, seeds)} after {summary['steps']} steps in "
-              f"{summary['seconds']:.1f} s (attribute extraction {100 * share:.1f}% of it)")
+        print(f"{repo.names[k]}: best loss {summary['best_loss']:.4f}{_chosen(summary, lrs, seeds)} after "
+              f"{summary['steps']} steps in {summary['seconds']:.1f} s (attribute extraction {100 * share:.1f}% of it)")
 
 
 def _chosen(summary: dict, lrs: tuple, seeds: tuple) -> str:
