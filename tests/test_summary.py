@@ -98,3 +98,28 @@ def test_published_results_are_the_shipped_runs_tables(tmp_path):
     assert names == sorted(p.name for p in tmp_path.glob("*.csv"))
     for name in names:
         assert (tmp_path / name).read_text() == (published / name).read_text(), name
+
+
+def test_pooled_cells_below_the_paper_give_their_measured_reason(two_models, tmp_path):
+    """Each pooled SeNT cell more than 0.05 below the paper is classed by the figures beside it:
+    ceiling (pooled sent-target* below the paper too), seed spread (a single seed reaches it), open."""
+    out = tmp_path / "merged"
+    run_tool("perform", "merge", *two_models, "--out", out)
+    ar, beta = "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0", "beta-VAE_b_1.0_c_50.0"
+    rows = [  # setting, method, attribute, r2, r2_min, r2_max; paper: ar 0.35 / 0.16, beta 0.1 / 0.84
+        (ar, "sent", "tonic", 0.30, 0.2, 0.4),            # reached: exactly the paper minus 0.05
+        (ar, "sent", "octave", 0.05, 0.0, 0.2),           # a seed reaches 0.11, but the ceiling comes first
+        (ar, "sent-target", "octave", 0.08, 0.07, 0.09),
+        (beta, "sent", "tonic", 0.0, -0.1, 0.05),         # seed spread: 0.05 >= 0.1 - 0.05
+        (beta, "sent-target", "tonic", 0.9, 0.9, 0.9),
+        (beta, "sent", "octave", 0.5, 0.3, 0.7),          # open: no seed reaches 0.79, no sent-target row
+    ]
+    (out / "pooled.csv").write_text("setting,method,attribute,seeds,models,r2,r2_min,r2_max,valid,valid_min,valid_max\n" +
+                                    "".join(f"{s},{m},{a},2,x y,{r2},{lo},{hi},1,1,1\n" for s, m, a, r2, lo, hi in rows))
+    md = run_tool("perform", "markdown", out).stdout
+    assert "| ar-VAE g=10.0 | tonic | 2 | 0.350 / 0.900 | 0.300 / 1.000 | 0.200 - 0.400 | - | - |  |" in md
+    assert "| ar-VAE g=10.0 | octave | 2 | 0.160 / 0.900 | 0.050 / 1.000 | 0.000 - 0.200 | - | - | ceiling (sent-target* 0.080) |" in md
+    assert "| beta-VAE b=1.0 | tonic | 2 | 0.100 / 0.900 | 0.000 / 1.000 | -0.100 - 0.050 | - | - | seed spread (best seed 0.050) |" in md
+    assert "| beta-VAE b=1.0 | octave | 2 | 0.840 / 0.900 | 0.500 / 1.000 | 0.300 - 0.700 | - | - | open |" in md
+    assert ("Pooled SeNT within 0.05 of the paper: 1 of 4 cells; below it: ceiling 1 (ar-VAE g=10.0 octave); "
+            "seed spread 1 (beta-VAE b=1.0 tonic); open 1 (beta-VAE b=1.0 octave).") in md
