@@ -129,14 +129,19 @@ def _why_below(sent: dict, paper: dict | None, ceiling: dict | None) -> tuple[st
     the ceiling comes first, as it holds for the setting whatever the seed."""
     if paper is None or math.isnan(paper["r2_reference"]):
         return None
-    bar = paper["r2_reference"] - WITHIN - 1e-9  # "at least", despite float rounding
-    if sent["r2"] >= bar:
+    if _reaches(sent["r2"], paper["r2_reference"]):
         return ("reached",)
-    if ceiling is not None and ceiling["r2"] < bar and sent["r2"] <= ceiling["r2"] + WITHIN:
+    if ceiling is not None and not _reaches(ceiling["r2"], paper["r2_reference"]) \
+            and sent["r2"] <= ceiling["r2"] + WITHIN:
         return ("ceiling", f"(sent-target* {ceiling['r2']:.3f})")
-    if sent["r2_max"] >= bar:
+    if _reaches(sent["r2_max"], paper["r2_reference"]):
         return ("seed spread", f"(best seed {sent['r2_max']:.3f})")
     return ("open",)
+
+
+def _reaches(r2: float, paper_r2: float) -> bool:
+    """R^2 at least the paper's minus WITHIN (despite float rounding)."""
+    return r2 >= paper_r2 - WITHIN - 1e-9
 
 
 def label(setting: str) -> str:
@@ -204,7 +209,7 @@ def _cells_table(rows: list[dict], paper: dict) -> list[str]:
         if get(r, "attribute-vector_r2") > get(r, "sent_r2"):
             av_beats.append(cell)
         if ref is not None and not math.isnan(ref["r2_reference"]):
-            reached = r["sent_r2"] >= ref["r2_reference"] - WITHIN - 1e-9  # "at least", despite float rounding
+            reached = _reaches(r["sent_r2"], ref["r2_reference"])
             reach.setdefault(r["setting"], []).append((r["attribute"], reached))
         out.append(f"| {label(r['setting'])} | {r['attribute']} | "
                    f"{_pair(ref['r2_reference'], ref['valid_reference']) if ref else '-'} | "
@@ -300,7 +305,7 @@ def overview(results_dir) -> str:
     for setting in dict.fromkeys(r["setting"] for r in rows):
         cells = [r for r in rows if r["setting"] == setting]
         refs = [paper[setting, r["attribute"]] for r in cells if (setting, r["attribute"]) in paper]
-        reached = sum(r["sent_r2"] >= paper[setting, r["attribute"]]["r2_reference"] - WITHIN - 1e-9
+        reached = sum(_reaches(r["sent_r2"], paper[setting, r["attribute"]]["r2_reference"])
                       for r in cells if (setting, r["attribute"]) in paper)
         means = [_pair(_mean(r["r2_reference"] for r in refs), _mean(r["valid_reference"] for r in refs))]
         for method in ("sent", "verified"):
