@@ -70,14 +70,14 @@ def run(repository: str, model: str, attribute=None, variant: str = "", epochs: 
 
 def _chosen(summary: dict, lrs: tuple, seeds: tuple) -> str:
     """Which candidate was kept, and every candidate's score, when there were several."""
+    if len(lrs) == len(seeds) == 1:
+        return ""
+    def name(c: dict) -> str:  # the seed only where it varies
+        return f"{c['lr']:g}" + (f"/{c['seed']}" if len(seeds) > 1 else "")
     kept = summary["options"]
-    if len(seeds) > 1:
-        return (f" at lr {kept['lr']:g} seed {kept['seed']} (of " + ", ".join(
-            f"{c['lr']:g}/{c['seed']}: {c['loss']:.4f}" for c in summary["candidates"]) + ")")
-    if len(lrs) > 1:
-        return f" at lr {kept['lr']:g} (of " + ", ".join(
-            f"{c['lr']:g}: {c['loss']:.4f}" for c in summary["candidates"]) + ")"
-    return ""
+    seed = f" seed {kept['seed']}" if len(seeds) > 1 else ""
+    return (f" at lr {kept['lr']:g}{seed} (of " +
+            ", ".join(f"{name(c)}: {c['loss']:.4f}" for c in summary["candidates"]) + ")")
 
 
 def _seeds(seed) -> tuple[int, ...]:
