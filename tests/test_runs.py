@@ -1,9 +1,12 @@
-"""runs/resume, which keeps the long VAE trainings going across restarts: run on a copy of it in a
-temporary directory, with a stand-in for python that "trains" for 3 seconds, so no real run is touched."""
+"""runs/resume, which keeps the long VAE trainings going across restarts, runs/checkpoints, which
+carries their checkpoints, and runs/finish, which takes a finished one through its card, SeNT and
+disentanglement: each run on a copy in a temporary directory with stand-ins for python (a "training"
+of 3 seconds) and for SeNT's pipeline, so no real run is touched."""
 
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,3 +147,95 @@ def test_checkpoints_are_stored_outside_the_branch_and_restored(tmp_path):
     (clone / "runs" / "a").mkdir(parents=True)
     tool("restore", where=clone)
     assert (clone / "runs" / "a" / "a.ckpt").read_bytes() == b"epoch 2"  # restore fetched them from origin
+
+
+# runs/finish with stand-ins: PY answers `-m sent.tools train-vae card|disentanglement ID.pt ...` by
+# writing the card as the real tool does (ID.json, then the disentanglement key added); SENT_REPRO
+# writes RUN/sent-repro/, or fails when FAKE_FAIL is set. Each call is logged to calls.txt.
+FINISH_PYTHON = """#!/usr/bin/env bash
+echo "$4 $5" >> "$CALLS"
+id=${5%.pt}
+case $4 in
+  card) echo '{"id": "'$id'"}' > "$id.json" ;;
+  disentanglement) echo '{"id": "'$id'", "disentanglement": {"mig": 0.8}}' > "$id.json" ;;
+esac
+"""
+FINISH_REPRO = """#!/usr/bin/env bash
+echo "sent-repro $(basename "$1")" >> "$CALLS"
+[ -z "${FAKE_FAIL:-}" ] || { echo "nextflow failed"; exit 1; }
+mkdir "$1/sent-repro"
+"""
+SETTLED = "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_1"  # its log: the settle epoch after a dip, kept in last-epoch/
+
+
+def _finish_run(tmp_path, log):
+    """runs/finish copied into tmp_path with one run whose model exists and whose training log is LOG."""
+    (tmp_path / "runs").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "runs" / "finish", tmp_path / "runs" / "finish")
+    run = tmp_path / "runs" / SETTLED
+    run.mkdir()
+    shutil.copy(log, run / f"{SETTLED}.log.csv")
+    (run / f"{SETTLED}.pt").write_text("")
+    return run
+
+
+def _finish(tmp_path, *args, wait=True, **env):
+    for name, text in (("fake-python", FINISH_PYTHON), ("fake-repro", FINISH_REPRO)):
+        (tmp_path / name).write_text(text)
+        (tmp_path / name).chmod(0o755)
+    env = {**os.environ, "PY": str(tmp_path / "fake-python"), "SENT_REPRO": str(tmp_path / "fake-repro"),
+           "CALLS": str(tmp_path / "calls.txt"), "FOLLOW_SECONDS": "0.2", **env}
+    proc = subprocess.Popen([str(tmp_path / "runs" / "finish"), *args], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc.communicate(timeout=60) + (proc.returncode,) if wait else proc
+
+
+def _calls(tmp_path):
+    calls = tmp_path / "calls.txt"
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_finish_runs_each_step_once_in_order(tmp_path):
+    run = _finish_run(tmp_path, ROOT / "runs" / SETTLED / f"{SETTLED}.log.csv")
+    out, err, code = _finish(tmp_path)
+    assert code == 0, err
+    assert _calls(tmp_path) == [f"card {SETTLED}.pt", f"sent-repro {SETTLED}", f"disentanglement {SETTLED}.pt"]
+    assert [line.split(" ", 2)[2].rsplit(" in ", 1)[0] for line in out.splitlines()[:3]] == [
+        f"{SETTLED}: card done", f"{SETTLED}: sent-repro done", f"{SETTLED}: disentanglement done"]
+    assert out.splitlines()[3] == f"{SETTLED}: finished (card, sent-repro, disentanglement)"
+    assert "== " in (run / "finish.out").read_text()
+    out, err, code = _finish(tmp_path)  # all done: nothing runs again
+    assert code == 0 and out.splitlines() == [f"{SETTLED}: finished (card, sent-repro, disentanglement)"]
+    assert len(_calls(tmp_path)) == 3
+
+
+def test_finish_refuses_a_model_that_ended_on_a_dip(tmp_path):
+    """The real log of ar-VAE g=10 seed 1's 100 epochs, which ended at validation accuracy 0.885."""
+    _finish_run(tmp_path, ROOT / "runs" / SETTLED / "last-epoch" / f"{SETTLED}.log.csv")
+    out, err, code = _finish(tmp_path)
+    assert code == 1
+    assert out.strip() == (f"{SETTLED}: ended on a dip, validation accuracy 0.885475 "
+                           "(best of the 10 epochs before: 1): settle it first")
+    assert _calls(tmp_path) == []
+
+
+def test_finish_follows_a_training_until_its_model_exists(tmp_path):
+    run = _finish_run(tmp_path, ROOT / "runs" / SETTLED / f"{SETTLED}.log.csv")
+    model = run / f"{SETTLED}.pt"
+    model.unlink()
+    proc = _finish(tmp_path, f"runs/{SETTLED}", wait=False, FOLLOW="1")  # a path from the caller's directory
+    time.sleep(1)
+    assert proc.poll() is None and _calls(tmp_path) == []  # waiting for the model
+    model.write_text("")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert len(_calls(tmp_path)) == 3
+
+
+def test_finish_reports_a_failed_step_and_does_not_retry_it(tmp_path):
+    run = _finish_run(tmp_path, ROOT / "runs" / SETTLED / f"{SETTLED}.log.csv")
+    out, err, code = _finish(tmp_path, FOLLOW="1", FAKE_FAIL="1")
+    assert code == 1
+    assert out.splitlines()[1].endswith(f"{SETTLED}: sent-repro failed, not retried (see {run}/finish.out)")
+    assert _calls(tmp_path) == [f"card {SETTLED}.pt", f"sent-repro {SETTLED}"]  # disentanglement not tried
+    assert "nextflow failed" in (run / "finish.out").read_text()
