@@ -239,3 +239,32 @@ def test_finish_reports_a_failed_step_and_does_not_retry_it(tmp_path):
     assert out.splitlines()[1].endswith(f"{SETTLED}: sent-repro failed, not retried (see {run}/finish.out)")
     assert _calls(tmp_path) == [f"card {SETTLED}.pt", f"sent-repro {SETTLED}"]  # disentanglement not tried
     assert "nextflow failed" in (run / "finish.out").read_text()
+
+
+def test_finish_refuses_a_model_without_its_training_log(tmp_path):
+    run = _finish_run(tmp_path, ROOT / "runs" / SETTLED / f"{SETTLED}.log.csv")
+    (run / f"{SETTLED}.log.csv").unlink()
+    out, err, code = _finish(tmp_path)
+    assert code == 1
+    assert out.strip() == (f"{SETTLED}: no training log {run}/{SETTLED}.log.csv, so no check for a dip: "
+                           "restore it first")
+    assert _calls(tmp_path) == []
+
+
+def test_finish_without_arguments_takes_runs_started_while_it_follows(tmp_path):
+    """runs/resume starts the next seed run when one finishes; a following runs/finish takes it too."""
+    run = _finish_run(tmp_path, ROOT / "runs" / SETTLED / f"{SETTLED}.log.csv")
+    (run / f"{SETTLED}.pt").unlink()
+    proc = _finish(tmp_path, wait=False, FOLLOW="1")
+    time.sleep(1)
+    later = "beta-VAE_b_1.0_c_50.0_r_2"
+    (tmp_path / "runs" / later).mkdir()
+    shutil.copy(ROOT / "runs" / SETTLED / f"{SETTLED}.log.csv", tmp_path / "runs" / later / f"{later}.log.csv")
+    (tmp_path / "runs" / later / f"{later}.pt").write_text("")
+    time.sleep(1)
+    assert proc.poll() is None  # the first run is still training
+    assert _calls(tmp_path) == [f"card {later}.pt", f"sent-repro {later}", f"disentanglement {later}.pt"]
+    (run / f"{SETTLED}.pt").write_text("")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert len(_calls(tmp_path)) == 6
