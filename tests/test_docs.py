@@ -43,6 +43,16 @@ def test_user_docs_speak_to_users_and_their_links_resolve(path):
             assert (path.parent / target).exists(), target
 
 
+@pytest.mark.parametrize("path", [ROOT / "README.md", *PAGES], ids=lambda p: p.name)
+def test_every_table_has_a_header_row_of_its_width(path):
+    """Markdown renders a separator row without a header row above it as plain text."""
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines[1:], start=2):
+        if re.fullmatch(r"\|(?:\s*:?-+:?\s*\|)+", line):
+            header = lines[number - 2]
+            assert header.startswith("|") and header.count("|") == line.count("|"), f"{path.name}:{number}"
+
+
 def test_published_tables_are_generated_from_the_data():
     assert (DOCS / "results.md").read_text() == page(RESULTS)
     assert overview(RESULTS) in (ROOT / "README.md").read_text()
