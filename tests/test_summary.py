@@ -125,3 +125,8 @@ def test_pooled_cells_below_the_paper_give_their_measured_reason(two_models, tmp
     assert "| beta-VAE b=1.0 | octave | 2 | 0.840 / 0.900 | 0.500 / 1.000 | 0.300 - 0.700 | - | - | open |" in md
     assert ("Pooled SeNT within 0.05 of the paper: 1 of 4 cells; below it: ceiling 1 (ar-VAE g=10.0 octave); "
             "seed spread 1 (beta-VAE b=1.0 tonic); open 1 (beta-VAE b=1.0 octave).") in md
+    overview = run_tool("perform", "markdown", out, "--overview").stdout.splitlines()
+    assert overview[0].endswith("| seeds pooled: SeNT within 0.05 |")
+    assert overview[2].startswith("| ar-VAE g=10.0 | 1 of 2 |") and overview[2].endswith("| 1 of 2 (2 seeds) |")
+    # beta's seed 0 alone reaches both cells (0.9 and 0.8 against 0.1 and 0.84), its pooled seeds neither
+    assert overview[3].startswith("| beta-VAE b=1.0 | 2 of 2 |") and overview[3].endswith("| 0 of 2 (2 seeds) |")

@@ -296,12 +296,16 @@ def page(results_dir) -> str:
 
 def overview(results_dir) -> str:
     """The README's summary: per model, SeNT's cells within WITHIN of the paper, the mean R² and
-    valid fraction of the paper, SeNT and verified edits, and the mean strict success."""
+    valid fraction of the paper, SeNT and verified edits, and the mean strict success; with a
+    pooled.csv, also the cells within WITHIN once the setting's seeds are pooled as the paper pools
+    its own."""
     d = Path(results_dir)
     rows = _read_csv(d / "baselines.csv")
     paper = {(r["setting"], r["attribute"]): r for r in _read_csv(d / "comparison.csv")}
+    pooled = [r for r in _read_csv(d / "pooled.csv") if r["method"] == "sent"] if (d / "pooled.csv").is_file() else None
     out = [f"| model | SeNT within {WITHIN} of the paper | paper R² / valid | SeNT R² / valid | verified R² / valid "
-           "| success: SeNT / verified |", "|---|---|---|---|---|---|"]
+           "| success: SeNT / verified |" + (f" seeds pooled: SeNT within {WITHIN} |" if pooled is not None else ""),
+           "|---|---|---|---|---|---|" + ("---|" if pooled is not None else "")]
     for setting in dict.fromkeys(r["setting"] for r in rows):
         cells = [r for r in rows if r["setting"] == setting]
         refs = [paper[setting, r["attribute"]] for r in cells if (setting, r["attribute"]) in paper]
@@ -313,8 +317,19 @@ def overview(results_dir) -> str:
                                _mean(r.get(f"{method}_valid", math.nan) for r in cells)))
         out.append(f"| {label(setting)} | {reached} of {len(refs)} | " + " | ".join(means) + " | "
                    f"{_mean(r['sent_success'] for r in cells):.2f} / "
-                   f"{_mean(r.get('verified_success', math.nan) for r in cells):.2f} |")
+                   f"{_mean(r.get('verified_success', math.nan) for r in cells):.2f} |" +
+                   (f" {_pooled_reached(pooled, setting, paper)} |" if pooled is not None else ""))
     return "\n".join(out) + "\n"
+
+
+def _pooled_reached(pooled: list[dict], setting: str, paper: dict) -> str:
+    """'8 of 9 (2 seeds)': a setting's pooled SeNT cells within WITHIN of the paper; '-' if not pooled."""
+    cells = [r for r in pooled if r["setting"] == setting and (setting, r["attribute"]) in paper]
+    if not cells:
+        return "-"
+    reached = sum(_reaches(r["r2"], paper[setting, r["attribute"]]["r2_reference"]) for r in cells)
+    seeds = sorted({int(r["seeds"]) for r in cells})
+    return f"{reached} of {len(cells)} ({'-'.join(map(str, seeds))} seeds)"
 
 
 def _mean(values) -> float:
