@@ -67,6 +67,10 @@ def test_merge_concatenates_and_markdown_counts(two_models, tmp_path):
     assert "| tonic | 0.25 / 0.75 / 0.50 / 0.50 | 0.50 / 0.50 / 0.50 / 0.50 |" in md
     assert "sent 0.50, 0.50; verified 0.50, 0.50;" in md
     assert "| beta-VAE b=1.0 | 0.200 / 0.300 | 0.600 / 0.800 |" in md
+    # the README's table: without a pooled.csv, no pooled column
+    assert run_tool("perform", "markdown", out, "--overview").stdout.splitlines()[2:] == [
+        "| ar-VAE g=10.0 | 1 of 2 | 0.255 / 0.900 | 0.200 / 0.500 | 0.980 / 0.975 | 0.50 / 0.50 |",
+        "| beta-VAE b=1.0 | 2 of 2 | 0.470 / 0.900 | 0.850 / 0.500 | 0.995 / 0.974 | 0.50 / 0.50 |"]
 
 
 def test_merge_refuses_what_would_mix_tables(two_models, tmp_path):
@@ -130,3 +134,7 @@ def test_pooled_cells_below_the_paper_give_their_measured_reason(two_models, tmp
     assert overview[2].startswith("| ar-VAE g=10.0 | 1 of 2 |") and overview[2].endswith("| 1 of 2 (2 seeds) |")
     # beta's seed 0 alone reaches both cells (0.9 and 0.8 against 0.1 and 0.84), its pooled seeds neither
     assert overview[3].startswith("| beta-VAE b=1.0 | 2 of 2 |") and overview[3].endswith("| 0 of 2 (2 seeds) |")
+    # a setting without pooled seeds says so
+    pooled = (out / "pooled.csv").read_text().splitlines()
+    (out / "pooled.csv").write_text("\n".join(line for line in pooled if not line.startswith("beta")) + "\n")
+    assert run_tool("perform", "markdown", out, "--overview").stdout.splitlines()[3].endswith("| 0.50 / 0.50 | - |")
