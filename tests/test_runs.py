@@ -1,11 +1,12 @@
 """runs/resume, which keeps the long VAE trainings going across restarts, runs/checkpoints, which
 carries their checkpoints, and runs/finish, which takes a finished one through its card, SeNT and
-disentanglement: each run on a copy in a temporary directory with stand-ins for python (a "training"
+disentanglement, and runs/publish, which regenerates the published tables: each run on a copy in a temporary directory with stand-ins for python (a "training"
 of 3 seconds) and for SeNT's pipeline, so no real run is touched."""
 
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -270,3 +271,31 @@ def test_finish_without_arguments_takes_runs_started_while_it_follows(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert len(_calls(tmp_path)) == 6
+
+
+def test_publish_regenerates_stale_tables_from_the_data(tmp_path):
+    """runs/publish on a copy whose README summary, zoo table and results page are stale (or gone)
+    writes them back exactly as committed (the committed ones match the data: tests/test_docs.py)."""
+    repo = tmp_path / "repo"
+    pooled = (ROOT / "docs" / "data" / "results" / "POOLED").read_text().split()
+    cards = [*(ROOT / "prebuilt" / "vae").glob("*.json"), *(ROOT / "runs").glob("beta-VAE_b_4.0_c_50.0_r_0/*.json"),
+             *(ROOT / "runs").glob("*_r_[12]/*.json")]
+    for path in [*pooled, "docs/data/results"]:
+        shutil.copytree(ROOT / path, repo / path)
+    for path in [*(card.relative_to(ROOT) for card in cards), "runs/publish", "README.md", "docs/models.md"]:
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / path, repo / path)
+    _git(tmp_path, "init", "-q", str(repo))
+    readme, models = (ROOT / "README.md").read_text(), (ROOT / "docs" / "models.md").read_text()
+    zoo_row = next(line for line in models.splitlines() if line.startswith("| beta-VAE_b_0.2_c_50.0_r_1 |"))
+    summary_row = next(line for line in readme.splitlines() if line.startswith("| ar-VAE g=1.0 |"))
+    (repo / "README.md").write_text(readme.replace(summary_row, "| ar-VAE g=1.0 | 9 of 9 |"))
+    (repo / "docs" / "models.md").write_text(models.replace(zoo_row + "\n", ""))
+    (repo / "docs" / "data" / "results" / "pooled.csv").unlink()
+    (repo / "docs" / "results.md").write_text("stale\n")
+    env = {**os.environ, "SENT": str(Path(sys.executable).parent / "sent"), "PYTHON": sys.executable}
+    proc = subprocess.run([str(repo / "runs" / "publish")], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Pooled SeNT within 0.05 of the paper:" in proc.stdout
+    for path in ["README.md", "docs/models.md", "docs/results.md", "docs/data/results/pooled.csv"]:
+        assert (repo / path).read_bytes() == (ROOT / path).read_bytes(), path
