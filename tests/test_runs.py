@@ -1,7 +1,8 @@
 """runs/resume, which keeps the long VAE trainings going across restarts, runs/checkpoints, which
-carries their checkpoints, and runs/finish, which takes a finished one through its card, SeNT and
-disentanglement, and runs/publish, which regenerates the published tables: each run on a copy in a temporary directory with stand-ins for python (a "training"
-of 3 seconds) and for SeNT's pipeline, so no real run is touched."""
+carries their checkpoints, runs/finish, which takes a finished one through its card, SeNT and
+disentanglement, and runs/publish, which regenerates the published tables. Each runs on a copy in a
+temporary directory (the first three with stand-ins for python, a "training" of 3 seconds, and for
+SeNT's pipeline), so no real run is touched."""
 
 import os
 import shutil
