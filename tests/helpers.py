@@ -9,6 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+
+def published_cards() -> list:
+    """The model cards the zoo table in docs/models.md is made from (runs/publish globs the same)."""
+    return [*(ROOT / "prebuilt" / "vae").glob("*.json"), *(ROOT / "runs" / "beta-VAE_b_4.0_c_50.0_r_0").glob("*.json"),
+            *(ROOT / "runs").glob("*_r_[12]/*.json")]
+
 def run_tool(name, *args, check=True, cwd=None, env=None):
     """Run a bin/ tool as a user would; returns the CompletedProcess."""
     full_env = dict(os.environ, **(env or {}))

@@ -11,7 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, published_cards
+
 SEED1 = "ar-VAE_b_0.2_c_50.0_g_10.0_d_10.0_r_1"  # the run in quarter-seed1/
 BETA = "beta-VAE_b_0.2_c_50.0_r_0"  # the run in its own directory, listed after quarter-seed1
 # called as: PY -m sent.tools train-vae run ID --out ID.pt ...; writes ID.pt unless FAKE_CRASH names ID
@@ -279,11 +280,9 @@ def test_publish_regenerates_stale_tables_from_the_data(tmp_path):
     writes them back exactly as committed (the committed ones match the data: tests/test_docs.py)."""
     repo = tmp_path / "repo"
     pooled = (ROOT / "docs" / "data" / "results" / "POOLED").read_text().split()
-    cards = [*(ROOT / "prebuilt" / "vae").glob("*.json"), *(ROOT / "runs").glob("beta-VAE_b_4.0_c_50.0_r_0/*.json"),
-             *(ROOT / "runs").glob("*_r_[12]/*.json")]
     for path in [*pooled, "docs/data/results"]:
         shutil.copytree(ROOT / path, repo / path)
-    for path in [*(card.relative_to(ROOT) for card in cards), "runs/publish", "README.md", "docs/models.md"]:
+    for path in [*(card.relative_to(ROOT) for card in published_cards()), "runs/publish", "README.md", "docs/models.md"]:
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / path, repo / path)
     _git(tmp_path, "init", "-q", str(repo))
